@@ -1,0 +1,37 @@
+# hardpos: regenerate "Adversarial Diversity and Hard Positive Generation" (Rozsa, Rudd,
+# Boult 2016). Stages live in workflow/rules/; logic lives in the hardpos library.
+
+import os
+import sys
+
+# The scheduler imports hardpos from this checkout; jobs get it from the environment
+# (`make` installs it into .venv; envs/hardpos.post-deploy.sh into a conda env).
+sys.path.insert(0, os.path.join(workflow.basedir, "src"))
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import min_version
+
+from hardpos.config import ConfigError, validate_config
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+try:
+    validate_config(config, os.path.join(workflow.basedir, "config/schema.yaml"))
+except ConfigError as error:
+    raise WorkflowError(str(error)) from None
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

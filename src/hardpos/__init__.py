@@ -1,0 +1,25 @@
+"""hardpos: adversarial diversity and hard-positive generation (Rozsa, Rudd, Boult 2016).
+
+The library behind the workflow: MNIST loading, Caffe's LeNet and solver, adversarial
+directions with a minimal-scale search, the PASS score, and evaluation. Images cross
+module boundaries as uint8 arrays in [0, 255] with a pandas table, one row per image.
+"""
+
+from hardpos.data import load_mnist
+from hardpos.errors import HardposError
+from hardpos.evaluate import error_rate, predict
+from hardpos.models import LeNet, load_model, save_model
+from hardpos.train import Solver, train
+
+__all__ = [
+    "HardposError",
+    "LeNet",
+    "Solver",
+    "error_rate",
+    "load_mnist",
+    "load_model",
+    "predict",
+    "save_model",
+    "train",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,225 @@
+"""Caffe's SGD solver for LeNet, with seeded orderings and checkpoints that resume exactly.
+
+Caffe updates ``V = momentum * V + lr * lr_mult * (grad + weight_decay * w); w -= V``
+(weight decay on every parameter, biases at twice the learning rate) with the ``inv``
+policy ``lr = base_lr * (1 + gamma * iter) ** -power``. PyTorch's SGD folds the learning
+rate in after the momentum, which differs when the rate changes, so the update is written
+out here.
+
+The order of training images is a function of (seed, iteration) alone: iteration ``i``
+takes positions ``[i*B, (i+1)*B)`` of an endless stream of seeded epoch permutations. A
+run resumed from a checkpoint therefore sees the same batches as one never interrupted.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from hardpos.errors import InputError, ModelError
+from hardpos.io import atomic_path
+from hardpos.models import LeNet, bias_parameters
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Solver:
+    """Caffe's ``lenet_solver.prototxt`` settings."""
+
+    base_lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    gamma: float = 1e-4
+    power: float = 0.75
+    batch_size: int = 64
+    bias_lr_mult: float = 2.0
+
+    def learning_rate(self, iteration: int) -> float:
+        """The ``inv`` policy: base_lr * (1 + gamma * iteration) ** -power."""
+        return self.base_lr * (1.0 + self.gamma * iteration) ** (-self.power)
+
+
+class BatchOrder:
+    """Seeded, resumable order of training examples (see the module docstring)."""
+
+    def __init__(self, n: int, seed: int, batch_size: int) -> None:
+        if n < 1:
+            raise InputError("training set is empty")
+        self.n, self.seed, self.batch_size = n, int(seed), int(batch_size)
+        self._epoch, self._perm = -1, torch.empty(0, dtype=torch.int64)
+
+    def _permutation(self, epoch: int) -> torch.Tensor:
+        if epoch != self._epoch:
+            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            self._epoch, self._perm = epoch, torch.randperm(self.n, generator=generator)
+        return self._perm
+
+    def indices(self, iteration: int) -> torch.Tensor:
+        """Example indices of batch ``iteration``."""
+        start = iteration * self.batch_size
+        parts, taken = [], 0
+        while taken < self.batch_size:
+            epoch, offset = divmod(start + taken, self.n)
+            chunk = self._permutation(epoch)[offset : offset + self.batch_size - taken]
+            parts.append(chunk)
+            taken += len(chunk)
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+
+@dataclass
+class TrainState:
+    """What a checkpoint holds: weights, momentum buffers and the iteration reached."""
+
+    model: LeNet
+    momentum: list[torch.Tensor]
+    iteration: int
+
+    def to_dict(self, extra: dict) -> dict:
+        return {
+            "model": self.model.state_dict(),
+            "momentum": [m.clone() for m in self.momentum],
+            "iteration": self.iteration,
+            **extra,
+        }
+
+
+def save_checkpoint(path: str | os.PathLike, state: TrainState, extra: dict) -> None:
+    """Write a checkpoint atomically, so a kill never leaves a half-written one."""
+    with atomic_path(path) as tmp:
+        torch.save(state.to_dict(extra), tmp)
+
+
+def load_checkpoint(path: str | os.PathLike, device: torch.device) -> tuple[TrainState, dict]:
+    """Read a checkpoint written by :func:`save_checkpoint`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"{path}: checkpoint not found")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        model = LeNet(input_scale=float(blob.get("input_scale", 1 / 255)))
+        model.load_state_dict(blob["model"])
+        momentum = [m.to(device) for m in blob["momentum"]]
+        iteration = int(blob["iteration"])
+    except (KeyError, RuntimeError, TypeError, EOFError, OSError) as exc:
+        raise ModelError(f"{path}: not a hardpos training checkpoint ({exc})") from None
+    model = model.to(device)
+    return TrainState(model, momentum, iteration), blob
+
+
+def _prepare_images(images: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """uint8 ``[N, 28, 28]`` or ``[N, 1, 28, 28]`` -> uint8 tensor ``[N, 1, 28, 28]``."""
+    x = torch.as_tensor(np.asarray(images))
+    if x.dtype != torch.uint8:
+        raise InputError(f"training images must be uint8 in [0, 255], got {x.dtype}")
+    if x.ndim == 3:
+        x = x.unsqueeze(1)
+    if x.ndim != 4 or x.shape[1] != 1:
+        raise InputError(
+            f"training images must be [N, 28, 28] or [N, 1, 28, 28], got {tuple(x.shape)}"
+        )
+    return x.contiguous()
+
+
+def caffe_sgd_step(
+    params: list[torch.Tensor],
+    momentum: list[torch.Tensor],
+    lr_mults: list[float],
+    solver: Solver,
+    lr: float,
+) -> None:
+    """One Caffe SGD update of ``params`` in place, grouped by learning-rate multiplier."""
+    groups: dict[float, list[int]] = {}
+    for i, mult in enumerate(lr_mults):
+        groups.setdefault(mult, []).append(i)
+    with torch.no_grad():
+        for mult, idx in groups.items():
+            p = [params[i] for i in idx]
+            g = [params[i].grad for i in idx]
+            v = [momentum[i] for i in idx]
+            torch._foreach_add_(g, p, alpha=solver.weight_decay)
+            torch._foreach_mul_(v, solver.momentum)
+            torch._foreach_add_(v, g, alpha=lr * mult)
+            torch._foreach_sub_(p, v)
+
+
+def train(
+    images: np.ndarray | torch.Tensor,
+    labels: np.ndarray | torch.Tensor,
+    *,
+    seed: int,
+    iterations: int,
+    solver: Solver | None = None,
+    init: str | os.PathLike | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: int = 1000,
+    input_scale: float = 1.0 / 255.0,
+    device: torch.device | str = "cpu",
+    progress: Callable[[int, float, float], None] | None = None,
+) -> TrainState:
+    """Train Caffe's LeNet with Caffe's solver until the iteration counter reaches ``iterations``.
+
+    ``seed`` sets both the initial weights (ignored when ``init`` is given) and the
+    ordering of ``images``. ``init`` is a checkpoint to continue from, with its iteration
+    counter and momentum carried on (fine-tuning: pass the base net's checkpoint and a
+    larger ``iterations``). ``checkpoint`` is written every ``checkpoint_every``
+    iterations and at the end; if it already exists the run resumes from it.
+    ``progress(iteration, loss, lr)`` is called at every checkpoint.
+    """
+    solver = solver or Solver()
+    device = torch.device(device)
+    x_all = _prepare_images(images).to(device)
+    y_all = torch.as_tensor(np.asarray(labels), dtype=torch.int64).to(device)
+    if len(y_all) != len(x_all):
+        raise InputError(f"{len(x_all)} training images but {len(y_all)} labels")
+    if len(y_all) and (int(y_all.min()) < 0 or int(y_all.max()) > 9):
+        raise InputError("training labels must lie in 0..9")
+
+    extra = {"seed": int(seed), "solver": asdict(solver), "input_scale": input_scale}
+    if checkpoint is not None and Path(checkpoint).is_file():
+        state, _ = load_checkpoint(checkpoint, device)
+        log.info("resuming from %s at iteration %d", checkpoint, state.iteration)
+    elif init is not None:
+        state, _ = load_checkpoint(init, device)
+        log.info("continuing from %s at iteration %d", init, state.iteration)
+    else:
+        model = LeNet(seed=seed, input_scale=input_scale).to(device)
+        state = TrainState(model, [torch.zeros_like(p) for p in model.parameters()], 0)
+
+    model = state.model.to(memory_format=torch.channels_last).train()
+    params = list(model.parameters())
+    biases = bias_parameters(model)
+    lr_mults = [solver.bias_lr_mult if id(p) in biases else 1.0 for p in params]
+    order = BatchOrder(len(x_all), seed, solver.batch_size)
+    started, first = time.perf_counter(), state.iteration
+
+    while state.iteration < iterations:
+        idx = order.indices(state.iteration).to(device)
+        x = x_all[idx].float().contiguous(memory_format=torch.channels_last)
+        loss = F.cross_entropy(model.logits(x), y_all[idx])
+        for p in params:
+            p.grad = None
+        loss.backward()
+        lr = solver.learning_rate(state.iteration)
+        caffe_sgd_step(params, state.momentum, lr_mults, solver, lr)
+        state.iteration += 1
+        at_checkpoint = state.iteration % checkpoint_every == 0 or state.iteration == iterations
+        if at_checkpoint:
+            if checkpoint is not None:
+                save_checkpoint(checkpoint, state, extra)
+            if progress is not None:
+                progress(state.iteration, loss.item(), lr)
+    elapsed = time.perf_counter() - started
+    done = state.iteration - first
+    if done:
+        log.info("%d iterations in %.1f s (%.1f it/s)", done, elapsed, done / max(elapsed, 1e-9))
+    state.model = model.to(memory_format=torch.contiguous_format).eval()
+    return state

@@ -1,0 +1,72 @@
+"""The hardpos command line: real runs, and one-paragraph errors for a user's mistakes."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+
+import numpy as np
+
+from hardpos.data import write_idx
+
+
+def hardpos(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "hardpos.cli", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def _digits(folder, n_train=256, n_test=64):
+    """MNIST-shaped files whose label is a bright bar's position, learnable in a few steps."""
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        labels = rng.integers(0, 10, n)
+        images = rng.integers(0, 30, (n, 28, 28)).astype(np.uint8)
+        for i, y in enumerate(labels):
+            images[i, 2 + 2 * y : 5 + 2 * y, 4:24] = 255
+        write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", images)
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", labels)
+
+
+def test_train_then_evaluate_prints_json_error(tmp_path):
+    _digits(tmp_path)
+    out = tmp_path / "model.pt"
+    run = hardpos(
+        "train",
+        "--mnist-dir",
+        str(tmp_path),
+        "--seed",
+        "1",
+        "--iterations",
+        "60",
+        "--out",
+        str(out),
+    )
+    assert run.returncode == 0, run.stderr
+    assert out.is_file() and (tmp_path / "model.pt.json").is_file()
+    run = hardpos("evaluate", "--mnist-dir", str(tmp_path), "--model", str(out))
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert result["n"] == 64 and 0.0 <= result["error"] < 0.5
+
+
+def test_truncated_idx_is_one_paragraph_without_traceback(tmp_path):
+    _digits(tmp_path)
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    path.write_bytes(gzip.compress(gzip.decompress(path.read_bytes())[:-50]))
+    run = hardpos(
+        "train", "--mnist-dir", str(tmp_path), "--iterations", "1", "--out", str(tmp_path / "m.pt")
+    )
+    assert run.returncode == 2
+    assert "Traceback" not in run.stderr
+    assert "train-images-idx3-ubyte.gz: truncated" in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
+
+
+def test_missing_model_file_is_reported_by_name(tmp_path):
+    _digits(tmp_path)
+    run = hardpos("evaluate", "--mnist-dir", str(tmp_path), "--model", str(tmp_path / "nope.pt"))
+    assert run.returncode == 2
+    assert "nope.pt: model file not found" in run.stderr and "Traceback" not in run.stderr

@@ -1,0 +1,33 @@
+"""The conda environment the rules name lists the same packages as pyproject.toml."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+NOT_IN_JOBS = {"snakemake", "snakemake-executor-plugin-slurm"}  # the scheduler, not the jobs
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~ \[]", requirement, maxsplit=1)[0].lower()
+
+
+def test_every_conda_directive_names_an_existing_env():
+    for rule_file in (REPO / "workflow" / "rules").glob("*.smk"):
+        for env in re.findall(r'conda:\s*\n\s*"([^"]+)"', rule_file.read_text()):
+            assert (rule_file.parent / env).resolve().is_file(), f"{rule_file.name}: {env}"
+
+
+def test_conda_env_pins_match_pyproject():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    wanted = {_name(r): r for r in project["dependencies"] if _name(r) not in NOT_IN_JOBS}
+    for env_file in (REPO / "envs").glob("*.yaml"):
+        deps = yaml.safe_load(env_file.read_text())["dependencies"]
+        assert "python=3.11" in deps, env_file.name
+        pip = next(d["pip"] for d in deps if isinstance(d, dict) and "pip" in d)
+        got = {_name(r): r for r in pip}
+        assert got == wanted, f"{env_file.name} differs from pyproject.toml"

@@ -1,0 +1,90 @@
+"""Caffe's LeNet: layer shapes, parameter count, initialisation and file round trip."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from hardpos.errors import ModelError
+from hardpos.models import LENET_PARAMETERS, LeNet, load_model, save_model, sidecar_path
+
+
+def test_lenet_has_caffes_431080_parameters():
+    model = LeNet()
+    assert sum(p.numel() for p in model.parameters()) == LENET_PARAMETERS == 431_080
+    shapes = {name: tuple(p.shape) for name, p in model.named_parameters()}
+    assert shapes == {
+        "conv1.weight": (20, 1, 5, 5),
+        "conv1.bias": (20,),
+        "conv2.weight": (50, 20, 5, 5),
+        "conv2.bias": (50,),
+        "ip1.weight": (500, 800),
+        "ip1.bias": (500,),
+        "ip2.weight": (10, 500),
+        "ip2.bias": (10,),
+    }
+
+
+def test_xavier_weights_lie_within_caffes_fan_in_bound_and_biases_are_zero():
+    model = LeNet(seed=3)
+    for layer, fan_in in (
+        (model.conv1, 25),
+        (model.conv2, 500),
+        (model.ip1, 800),
+        (model.ip2, 500),
+    ):
+        bound = math.sqrt(3.0 / fan_in)
+        w = layer.weight.detach()
+        assert w.abs().max() <= bound
+        assert w.abs().max() > 0.95 * bound  # fills the whole interval
+        assert abs(float(w.var()) - bound**2 / 3) < 0.15 * bound**2 / 3  # uniform variance
+        assert torch.count_nonzero(layer.bias) == 0
+
+
+def test_same_seed_same_weights_other_seed_other_weights():
+    a, b, c = LeNet(seed=1), LeNet(seed=1), LeNet(seed=2)
+    assert torch.equal(a.conv1.weight, b.conv1.weight)
+    assert not torch.equal(a.conv1.weight, c.conv1.weight)
+
+
+def test_logits_match_a_hand_written_float64_forward_pass():
+    model = LeNet(seed=5).double()
+    x = torch.randint(0, 256, (3, 1, 28, 28), dtype=torch.uint8)
+    ref = x.double() / 255.0
+    ref = torch.nn.functional.conv2d(ref, model.conv1.weight, model.conv1.bias)
+    ref = torch.nn.functional.max_pool2d(ref, 2)
+    ref = torch.nn.functional.conv2d(ref, model.conv2.weight, model.conv2.bias)
+    ref = torch.nn.functional.max_pool2d(ref, 2).reshape(3, -1)
+    ref = (
+        torch.relu(ref @ model.ip1.weight.T + model.ip1.bias) @ model.ip2.weight.T + model.ip2.bias
+    )
+    torch.testing.assert_close(model.logits(x), ref, rtol=1e-12, atol=1e-12)
+
+
+def test_uint8_and_float_pixels_give_the_same_logits():
+    model = LeNet(seed=0)
+    x = torch.randint(0, 256, (2, 1, 28, 28), dtype=torch.uint8)
+    torch.testing.assert_close(model.logits(x), model.logits(x.float()))
+
+
+def test_saved_model_round_trips_with_sidecar(tmp_path):
+    model = LeNet(seed=7)
+    save_model(tmp_path / "m.pt", model, {"seed": 7})
+    loaded = load_model(tmp_path / "m.pt")
+    x = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (2, 1, 28, 28)).astype(np.uint8))
+    torch.testing.assert_close(loaded.logits(x), model.logits(x))
+    assert '"seed": 7' in sidecar_path(tmp_path / "m.pt").read_text()
+
+
+def test_missing_or_foreign_model_file_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelError, match="model file not found"):
+        load_model(tmp_path / "absent.pt")
+    torch.save({"weight": torch.zeros(3)}, tmp_path / "other.pt")
+    with pytest.raises(ModelError, match="do not fit Caffe's LeNet"):
+        load_model(tmp_path / "other.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a torch file")
+    with pytest.raises(ModelError, match="not a readable torch file"):
+        load_model(tmp_path / "junk.pt")

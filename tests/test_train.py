@@ -1,0 +1,162 @@
+"""Caffe's solver: the update rule, the lr policy, seeded orderings and exact resumption."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from hardpos.errors import InputError
+from hardpos.evaluate import error_rate
+from hardpos.train import BatchOrder, Solver, caffe_sgd_step, load_checkpoint, train
+
+
+def _toy_data(n: int = 96, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Digits-sized images whose label is written as a bright block position."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, n)
+    images = rng.integers(0, 40, (n, 28, 28)).astype(np.uint8)
+    for i, y in enumerate(labels):
+        images[i, 2 + 2 * y : 6 + 2 * y, 4:24] = 255
+    return images, labels
+
+
+def test_inv_policy_matches_caffe_formula():
+    solver = Solver()
+    assert solver.learning_rate(0) == pytest.approx(0.01)
+    assert solver.learning_rate(10_000) == pytest.approx(0.01 * (1 + 1e-4 * 10_000) ** -0.75)
+    assert solver.learning_rate(10_000) == pytest.approx(0.0059460, rel=1e-4)
+
+
+def test_sgd_step_matches_a_float64_hand_computation_of_caffes_update():
+    solver = Solver()
+    rng = np.random.default_rng(1)
+    w0, g0, v0 = (rng.normal(size=5) for _ in range(3))
+    b0, gb, vb = (rng.normal(size=2) for _ in range(3))
+    lr = 0.007
+    w = torch.tensor(w0, requires_grad=True)
+    b = torch.tensor(b0, requires_grad=True)
+    w.grad, b.grad = torch.tensor(g0), torch.tensor(gb)
+    v = [torch.tensor(v0), torch.tensor(vb)]
+    caffe_sgd_step([w, b], v, [1.0, 2.0], solver, lr)
+    # Caffe: V = m V + lr * lr_mult * (g + wd w); w -= V
+    v_w = 0.9 * v0 + lr * 1.0 * (g0 + 5e-4 * w0)
+    v_b = 0.9 * vb + lr * 2.0 * (gb + 5e-4 * b0)
+    np.testing.assert_allclose(v[0].numpy(), v_w, rtol=1e-12)
+    np.testing.assert_allclose(v[1].numpy(), v_b, rtol=1e-12)
+    np.testing.assert_allclose(w.detach().numpy(), w0 - v_w, rtol=1e-12)
+    np.testing.assert_allclose(b.detach().numpy(), b0 - v_b, rtol=1e-12)
+
+
+def test_batch_order_visits_every_example_once_per_epoch_and_depends_only_on_seed():
+    order = BatchOrder(n=10, seed=4, batch_size=4)
+    stream = torch.cat([order.indices(i) for i in range(5)])  # 20 positions = 2 epochs
+    assert sorted(stream[:10].tolist()) == list(range(10))
+    assert sorted(stream[10:].tolist()) == list(range(10))
+    assert not torch.equal(stream[:10], stream[10:])
+    fresh = BatchOrder(n=10, seed=4, batch_size=4)
+    assert torch.equal(fresh.indices(3), order.indices(3))
+    assert not torch.equal(BatchOrder(n=10, seed=5, batch_size=4).indices(0), order.indices(0))
+
+
+def test_training_is_deterministic_for_a_seed():
+    images, labels = _toy_data()
+    a = train(images, labels, seed=3, iterations=8, solver=Solver(batch_size=16))
+    b = train(images, labels, seed=3, iterations=8, solver=Solver(batch_size=16))
+    for (name, p), q in zip(
+        a.model.state_dict().items(), b.model.state_dict().values(), strict=True
+    ):
+        assert torch.equal(p, q), name
+
+
+def test_continuing_from_a_checkpoint_equals_one_uninterrupted_run(tmp_path):
+    images, labels = _toy_data()
+    solver = Solver(batch_size=16)
+    whole = train(images, labels, seed=2, iterations=20, solver=solver)
+    ckpt = tmp_path / "c.pt"
+    train(images, labels, seed=2, iterations=12, solver=solver, checkpoint=ckpt)
+    assert load_checkpoint(ckpt, torch.device("cpu"))[0].iteration == 12
+    resumed = train(images, labels, seed=2, iterations=20, solver=solver, checkpoint=ckpt)
+    assert resumed.iteration == 20
+    for p, q in zip(whole.model.parameters(), resumed.model.parameters(), strict=True):
+        assert torch.equal(p, q)
+
+
+def test_fine_tuning_carries_the_iteration_counter_on(tmp_path):
+    images, labels = _toy_data()
+    solver = Solver(batch_size=16)
+    base = tmp_path / "base.pt"
+    train(images, labels, seed=1, iterations=10, solver=solver, checkpoint=base)
+    other_images, other_labels = _toy_data(seed=9)
+    tuned = train(other_images, other_labels, seed=5, iterations=15, solver=solver, init=base)
+    assert tuned.iteration == 15
+    base_state = load_checkpoint(base, torch.device("cpu"))[0]
+    assert not torch.equal(base_state.model.ip2.weight, tuned.model.ip2.weight)
+
+
+_KILLABLE = """
+import sys, numpy as np, torch
+sys.path.insert(0, {src!r})
+torch.set_num_threads(1)
+from hardpos.train import Solver, train
+images = np.load({data!r})["images"]; labels = np.load({data!r})["labels"]
+train(images, labels, seed=7, iterations=100000, solver=Solver(batch_size=16),
+      checkpoint={ckpt!r}, checkpoint_every=7)
+"""
+
+
+def test_a_killed_run_resumes_to_the_same_weights(tmp_path):
+    """SIGKILL a real training process mid-run; resuming gives the uninterrupted result."""
+    images, labels = _toy_data()
+    np.savez(tmp_path / "data.npz", images=images, labels=labels)
+    ckpt = tmp_path / "run.ckpt"
+    src = os.path.join(os.path.dirname(__file__), "..", "src")
+    script = _KILLABLE.format(
+        src=os.path.abspath(src), data=str(tmp_path / "data.npz"), ckpt=str(ckpt)
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.monotonic() + 120
+    while not ckpt.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    time.sleep(0.3)  # let it run past the first checkpoint, between two writes
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    reached = load_checkpoint(ckpt, torch.device("cpu"))[0].iteration
+    assert reached >= 7 and reached % 7 == 0
+    target = reached + 9
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        resumed = train(
+            images, labels, seed=7, iterations=target, solver=Solver(batch_size=16), checkpoint=ckpt
+        )
+        whole = train(images, labels, seed=7, iterations=target, solver=Solver(batch_size=16))
+    finally:
+        torch.set_num_threads(threads)
+    for p, q in zip(whole.model.parameters(), resumed.model.parameters(), strict=True):
+        assert torch.equal(p, q)
+
+
+def test_wrong_training_input_is_rejected():
+    images, labels = _toy_data(8)
+    with pytest.raises(InputError, match="must be uint8"):
+        train(images.astype(np.float32), labels, seed=0, iterations=1)
+    with pytest.raises(InputError, match="8 training images but 7 labels"):
+        train(images, labels[:7], seed=0, iterations=1)
+    with pytest.raises(InputError, match="labels must lie in 0..9"):
+        train(images, labels + 10, seed=0, iterations=1)
+
+
+def test_a_few_hundred_iterations_learn_real_mnist(real_mnist):
+    from hardpos.data import load_mnist
+
+    images, labels = load_mnist(real_mnist, "train")
+    test_images, test_labels = load_mnist(real_mnist, "test")
+    state = train(images, labels, seed=0, iterations=300)
+    assert error_rate(state.model, test_images[:2000], test_labels[:2000])["error"] < 0.08

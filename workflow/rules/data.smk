@@ -1,0 +1,16 @@
+rule prepare_mnist:
+    output:
+        dataset=dataset_path("{split}"),
+    log:
+        log_path("prepare_mnist", "{split}"),
+    params:
+        mnist_dir=config["mnist_dir"],
+        download=config["download"],
+    wildcard_constraints:
+        split="train|test",
+    resources:
+        mem_mb=2000,
+    conda:
+        "../../envs/hardpos.yaml"
+    script:
+        "../scripts/prepare_mnist.py"
