@@ -19,8 +19,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
+# The workflow, then its HTML report (report.html: every table and figure with captions).
 run: $(STAMP)
-	$(BIN)/snakemake --cores 8 --resources gpu=2 $(ARGS)
+	@$(BIN)/python -m hardpos.stale_locks
+	$(BIN)/snakemake --cores 8 --resources gpu=2 --rerun-incomplete $(ARGS)
+	@case " $(ARGS) " in *" -n "*|*" --dry-run "*|*" --dryrun "*) ;; \
+	  *) $(BIN)/snakemake --cores 1 $(ARGS) --report report.html ;; esac
 
 test: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)

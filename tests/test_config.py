@@ -21,7 +21,7 @@ def _load(name: str) -> dict:
     return base
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "smoke.yaml"])
+@pytest.mark.parametrize("name", ["config.yaml", "smoke.yaml", "mini.yaml"])
 def test_shipped_configs_are_valid(name):
     validate_config(_load(name), SCHEMA)
 

@@ -160,3 +160,33 @@ def test_a_few_hundred_iterations_learn_real_mnist(real_mnist):
     test_images, test_labels = load_mnist(real_mnist, "test")
     state = train(images, labels, seed=0, iterations=300)
     assert error_rate(state.model, test_images[:2000], test_labels[:2000])["error"] < 0.08
+
+
+def test_mixed_order_puts_the_configured_share_of_extra_examples_in_every_batch():
+    from hardpos.train import MixedBatchOrder
+
+    order = MixedBatchOrder(n_original=50, n_extra=7, fraction=0.25, seed=3, batch_size=16)
+    for i in range(10):
+        idx = order.indices(i)
+        assert len(idx) == 16
+        assert int((idx >= 50).sum()) == 4
+        assert int(idx.max()) < 57
+    extra_seen = torch.cat([order.indices(i)[12:] for i in range(7)])  # 28 = 4 passes of 7
+    assert sorted(extra_seen[:7].tolist()) == list(range(50, 57))
+
+
+def test_mixed_order_rejects_a_fraction_outside_zero_one():
+    from hardpos.train import MixedBatchOrder
+
+    with pytest.raises(InputError, match="strictly between 0 and 1, got 1.5"):
+        MixedBatchOrder(n_original=50, n_extra=7, fraction=1.5, seed=3, batch_size=16)
+
+
+def test_a_checkpoint_from_another_seed_is_not_resumed(tmp_path):
+    images, labels = _toy_data()
+    solver = Solver(batch_size=16)
+    ckpt = tmp_path / "c.pt"
+    train(images, labels, seed=1, iterations=6, solver=solver, checkpoint=ckpt)
+    fresh = train(images, labels, seed=2, iterations=6, solver=solver, checkpoint=ckpt)
+    reference = train(images, labels, seed=2, iterations=6, solver=solver)
+    assert torch.equal(fresh.model.ip2.weight, reference.model.ip2.weight)

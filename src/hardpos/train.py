@@ -75,6 +75,31 @@ class BatchOrder:
         return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
+class MixedBatchOrder:
+    """Batches with a fixed share of "extra" examples (fine-tuning on original + adversarial).
+
+    The examples ``[0, n_original)`` and ``[n_original, n_original + n_extra)`` are two
+    pools, each with its own seeded stream; batch ``i`` takes ``round(fraction * B)`` from
+    the extra pool and the rest from the original pool, so the mixing ratio holds in every
+    batch however large either pool is.
+    """
+
+    def __init__(self, n_original: int, n_extra: int, fraction: float, seed: int, batch_size: int):
+        if not 0.0 < fraction < 1.0:
+            raise InputError(f"mixing fraction must lie strictly between 0 and 1, got {fraction}")
+        if n_extra < 1:
+            raise InputError("mixing asked for, but the extra (adversarial) training set is empty")
+        self.n_extra_batch = max(1, min(batch_size - 1, round(fraction * batch_size)))
+        self.original = BatchOrder(n_original, seed, batch_size - self.n_extra_batch)
+        self.extra = BatchOrder(n_extra, seed + 7_919, self.n_extra_batch)
+        self.n_original = n_original
+
+    def indices(self, iteration: int) -> torch.Tensor:
+        return torch.cat(
+            [self.original.indices(iteration), self.extra.indices(iteration) + self.n_original]
+        )
+
+
 @dataclass
 class TrainState:
     """What a checkpoint holds: weights, momentum buffers and the iteration reached."""
@@ -113,6 +138,21 @@ def load_checkpoint(path: str | os.PathLike, device: torch.device) -> tuple[Trai
         raise ModelError(f"{path}: not a hardpos training checkpoint ({exc})") from None
     model = model.to(device)
     return TrainState(model, momentum, iteration), blob
+
+
+def _resume(
+    checkpoint: str | os.PathLike, identity: dict, device: torch.device
+) -> TrainState | None:
+    """The state in ``checkpoint`` if it exists and was written by the same kind of run."""
+    if not Path(checkpoint).is_file():
+        return None
+    state, blob = load_checkpoint(checkpoint, device)
+    mismatched = [key for key in identity if blob.get(key) != identity[key]]
+    if mismatched:
+        log.warning("ignoring %s: written with other %s", checkpoint, ", ".join(mismatched))
+        return None
+    log.info("resuming from %s at iteration %d", checkpoint, state.iteration)
+    return state
 
 
 def _prepare_images(images: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -161,6 +201,8 @@ def train(
     init: str | os.PathLike | None = None,
     checkpoint: str | os.PathLike | None = None,
     checkpoint_every: int = 1000,
+    n_extra: int = 0,
+    extra_fraction: float | None = None,
     input_scale: float = 1.0 / 255.0,
     device: torch.device | str = "cpu",
     progress: Callable[[int, float, float], None] | None = None,
@@ -172,6 +214,10 @@ def train(
     counter and momentum carried on (fine-tuning: pass the base net's checkpoint and a
     larger ``iterations``). ``checkpoint`` is written every ``checkpoint_every``
     iterations and at the end; if it already exists the run resumes from it.
+    A checkpoint written with another seed or solver is ignored (and said so in the log).
+    ``n_extra``/``extra_fraction``: the last ``n_extra`` examples are a separate pool that
+    makes up ``extra_fraction`` of every batch (see :class:`MixedBatchOrder`); without a
+    fraction all examples are shuffled together.
     ``progress(iteration, loss, lr)`` is called at every checkpoint.
     """
     solver = solver or Solver()
@@ -183,14 +229,20 @@ def train(
     if len(y_all) and (int(y_all.min()) < 0 or int(y_all.max()) > 9):
         raise InputError("training labels must lie in 0..9")
 
-    extra = {"seed": int(seed), "solver": asdict(solver), "input_scale": input_scale}
-    if checkpoint is not None and Path(checkpoint).is_file():
-        state, _ = load_checkpoint(checkpoint, device)
-        log.info("resuming from %s at iteration %d", checkpoint, state.iteration)
-    elif init is not None:
+    identity = {
+        "seed": int(seed),
+        "solver": asdict(solver),
+        "input_scale": input_scale,
+        "init": str(init) if init else None,
+        "n_examples": len(y_all),
+        "n_extra": int(n_extra),
+        "extra_fraction": extra_fraction,
+    }
+    state = _resume(checkpoint, identity, device) if checkpoint is not None else None
+    if state is None and init is not None:
         state, _ = load_checkpoint(init, device)
         log.info("continuing from %s at iteration %d", init, state.iteration)
-    else:
+    if state is None:
         model = LeNet(seed=seed, input_scale=input_scale).to(device)
         state = TrainState(model, [torch.zeros_like(p) for p in model.parameters()], 0)
 
@@ -198,7 +250,11 @@ def train(
     params = list(model.parameters())
     biases = bias_parameters(model)
     lr_mults = [solver.bias_lr_mult if id(p) in biases else 1.0 for p in params]
-    order = BatchOrder(len(x_all), seed, solver.batch_size)
+    if extra_fraction is None:
+        order = BatchOrder(len(x_all), seed, solver.batch_size)
+    else:
+        n_original = len(x_all) - int(n_extra)
+        order = MixedBatchOrder(n_original, int(n_extra), extra_fraction, seed, solver.batch_size)
     started, first = time.perf_counter(), state.iteration
 
     while state.iteration < iterations:
@@ -214,7 +270,7 @@ def train(
         at_checkpoint = state.iteration % checkpoint_every == 0 or state.iteration == iterations
         if at_checkpoint:
             if checkpoint is not None:
-                save_checkpoint(checkpoint, state, extra)
+                save_checkpoint(checkpoint, state, identity)
             if progress is not None:
                 progress(state.iteration, loss.item(), lr)
     elapsed = time.perf_counter() - started

@@ -14,3 +14,21 @@ rule prepare_mnist:
         "../../envs/hardpos.yaml"
     script:
         "../scripts/prepare_mnist.py"
+
+
+rule augment:
+    input:
+        train=dataset_path("train"),
+    output:
+        dataset=infimnist_set(),
+    log:
+        log_path("augment", "infimnist-style"),
+    params:
+        images=INFIMNIST["count"],
+        seed=INFIMNIST["seed"],
+    resources:
+        mem_mb=4000,
+    conda:
+        "../../envs/hardpos.yaml"
+    script:
+        "../scripts/augment.py"

@@ -1,13 +1,19 @@
-"""Error rates of one model on the MNIST test set (and the held-out set when given)."""
+"""A model's error on MNIST test and on the held-out adversarial set."""
 
 from hardpos.logs import log_to_file
-from hardpos.stages import evaluate_model, set_threads
+from hardpos.stages import set_threads
+from hardpos.stages.evaluation import evaluate_model
 
+meta = dict(snakemake.params.meta)
 with log_to_file(snakemake.log[0]):
     set_threads(snakemake.threads)
     evaluate_model(
         model=snakemake.input.model,
-        datasets={name: path for name, path in snakemake.input.items() if name != "model"},
+        mnist_test=snakemake.input.test,
+        heldout_set=snakemake.input.heldout,
+        heldout_table=snakemake.input.heldout_table,
+        parent_net=meta.pop("parent_net"),
+        meta=meta,
         out=snakemake.output.metrics,
         device=snakemake.params.device,
     )

@@ -1,7 +1,7 @@
 """Check one MNIST split and save it as the workflow's dataset file."""
 
 from hardpos.logs import log_to_file
-from hardpos.stages import prepare_mnist
+from hardpos.stages.data import prepare_mnist
 
 with log_to_file(snakemake.log[0]):
     prepare_mnist(

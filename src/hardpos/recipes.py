@@ -1,0 +1,217 @@
+"""Which adversarial images make up each fine-tuning recipe and the held-out set.
+
+A recipe is config, not code (a ``recipes:`` entry in the config): a method family (fgs, fgv,
+hc-d, hc-s, or none for the clean control), the highest hot rank ``k`` (HC-D-9 means
+ranks 1..9), the hard-positive ``factor`` (1.0 = minimal adversarial) and an optional
+PASS threshold ``tau`` (the paper's eq. 5). From the recipes, the PASS buckets and the
+held-out types, :func:`generation_plan` works out what each base net must generate, so
+adding a row such as ``HC-D-3-1.10`` with ``tau: 0.9`` needs no Python.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from hardpos.errors import InputError
+
+FAMILIES = ("fgs", "fgv", "hc-d", "hc-s")
+HELDOUT_TYPES = (
+    "FGS", "FGV", *(f"HC-{k}" for k in range(1, 10)), "HC-1x1.05", "HC-1x1.10", "HC-S-1",
+)  # fmt: skip
+_FACTOR_DECIMALS = 4
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One Table 1 row's training images: ``method`` ranks 1..``k`` at ``factor``, PASS >= tau."""
+
+    name: str
+    method: str
+    k: int = 1
+    factor: float = 1.0
+    tau: float | None = None
+
+    @property
+    def adversarial(self) -> bool:
+        return self.method != "none"
+
+
+def parse_recipes(spec: list[dict]) -> list[Recipe]:
+    """Recipes from the config's ``recipes`` list; errors name the recipe and key."""
+    recipes = []
+    for entry in spec:
+        entry = dict(entry)
+        name = entry.pop("name", None)
+        if not name:
+            raise InputError(f"recipe {entry}: every recipe needs a name")
+        if name in {r.name for r in recipes}:
+            raise InputError(f"recipe {name!r} is defined twice")
+        if name.startswith("PASS-"):
+            raise InputError(f"recipe {name!r}: names starting with PASS- are the buckets' own")
+        method = entry.pop("method", None)
+        if method not in (*FAMILIES, "none"):
+            raise InputError(
+                f"recipe {name!r}: method {method!r} is not one of {', '.join(FAMILIES)}, none"
+            )
+        k = int(entry.pop("k", 1))
+        factor = float(entry.pop("factor", 1.0))
+        tau = entry.pop("tau", None)
+        if entry:
+            raise InputError(
+                f"recipe {name!r}: unknown keys {sorted(entry)} (allowed: name, method, k, factor, tau)"
+            )
+        if method in ("fgs", "fgv") and k != 1:
+            raise InputError(f"recipe {name!r}: k applies to hc-d and hc-s only")
+        if factor < 1.0:
+            raise InputError(f"recipe {name!r}: factor {factor} is below 1 (not adversarial)")
+        recipes.append(Recipe(name, method, k, factor, None if tau is None else float(tau)))
+    return recipes
+
+
+def type_names(table: pd.DataFrame) -> pd.Series:
+    """The paper's name for each row: FGS, FGV, HC-k, HC-S-k, or HC-kxC for a scaled one."""
+    method, k, factor = table["method"], table["k"].astype(int), table["factor"].astype(float)
+    scaled = ~np.isclose(factor, 1.0)
+    names = pd.Series(method.str.upper(), index=table.index)
+    hc_d = method == "hc-d"
+    hc_s = method == "hc-s"
+    names[hc_d] = "HC-" + k[hc_d].astype(str)
+    names[hc_s] = "HC-S-" + k[hc_s].astype(str)
+    suffix = "x" + factor.map(lambda c: f"{c:.2f}")
+    names[scaled] = names[scaled] + suffix[scaled]
+    return names
+
+
+_TYPE = re.compile(r"^(FGS|FGV|HC-S-(\d+)|HC-(\d+))(?:x(\d+(?:\.\d+)?))?$")
+
+
+def parse_type(name: str) -> tuple[str, int, float]:
+    """``"HC-1x1.05"`` -> ``("hc-d", 1, 1.05)``; the inverse of :func:`type_names`."""
+    match = _TYPE.match(name)
+    if not match:
+        raise InputError(f"adversarial type {name!r} is not FGS, FGV, HC-k, HC-S-k or HC-kxC")
+    factor = float(match[4]) if match[4] else 1.0
+    if match[1] in ("FGS", "FGV"):
+        return match[1].lower(), 0, factor
+    if match[2]:
+        return "hc-s", int(match[2]), factor
+    return "hc-d", int(match[3]), factor
+
+
+def generation_plan(
+    recipes: Iterable[Recipe],
+    *,
+    heldout_types: Iterable[str] = HELDOUT_TYPES,
+    bucket_pool: dict | None = None,
+) -> dict[str, dict[str, dict]]:
+    """What to generate: ``{split: {family: {"k": K, "factors": [...]}}}``.
+
+    Training-split generation serves the recipes and the PASS-bucket pool; test-split
+    generation serves the held-out types.
+    """
+    plan: dict[str, dict[str, dict]] = {"train": {}, "test": {}}
+
+    def need(split: str, family: str, k: int, factors: Iterable[float]) -> None:
+        entry = plan[split].setdefault(family, {"k": 0, "factors": set()})
+        entry["k"] = max(entry["k"], k if family.startswith("hc") else 0)
+        entry["factors"].update(round(float(f), _FACTOR_DECIMALS) for f in factors)
+
+    for recipe in recipes:
+        if recipe.adversarial:
+            need("train", recipe.method, recipe.k, [recipe.factor])
+    if bucket_pool:
+        need("train", bucket_pool["method"], int(bucket_pool["k"]), bucket_pool["factors"])
+    for name in heldout_types:
+        family, k, factor = parse_type(name)
+        need("test", family, k, [factor])
+    for split in plan.values():
+        for entry in split.values():
+            entry["factors"] = sorted(entry["factors"] | {1.0})
+    return plan
+
+
+def method_argument(family: str, k: int) -> str:
+    """The attack API's method name: ``fgs``, ``fgv``, or ``hc-d-9`` for ranks 1..9."""
+    return family if family in ("fgs", "fgv") else f"{family}-{k}"
+
+
+def recipe_mask(recipe: Recipe, table: pd.DataFrame) -> pd.Series:
+    """Rows of a net's generated table that belong to ``recipe``."""
+    mask = table["success"].astype(bool) & (table["method"] == recipe.method)
+    mask &= np.isclose(table["factor"].astype(float), recipe.factor)
+    if recipe.method in ("hc-d", "hc-s"):
+        mask &= table["k"].between(1, recipe.k)
+    if recipe.tau is not None:
+        if "pass" not in table:
+            raise InputError(
+                f"recipe {recipe.name!r} filters by PASS but the table has no pass column"
+            )
+        mask &= table["pass"] >= recipe.tau
+    return mask
+
+
+def bucket_name(low: float, high: float) -> str:
+    return f"PASS-{low:.2f}-{high:.2f}"
+
+
+def pass_buckets(
+    table: pd.DataFrame,
+    *,
+    method: str,
+    k: int,
+    factors: Iterable[float],
+    edges: list[float],
+    per_bucket: int | None,
+    seed: int,
+) -> dict[str, np.ndarray]:
+    """Equal-sized groups of pool rows by PASS range ``[edges[i], edges[i+1])``.
+
+    The pool is ``method`` ranks 1..k at the given factors (successful rows only). Every
+    bucket gets the same count (``per_bucket``, or the smallest bucket's size), drawn with
+    a seeded generator, so only the PASS range differs between bucket recipes (Figure 6).
+    """
+    factors = np.array(sorted(float(f) for f in factors))
+    pool = table["success"].astype(bool) & (table["method"] == method)
+    pool &= table["k"].between(1, k)
+    pool &= np.isclose(table["factor"].to_numpy()[:, None], factors[None, :]).any(axis=1)
+    scores = table["pass"].to_numpy()
+    members = {}
+    for low, high in zip(edges[:-1], edges[1:], strict=True):
+        upper = scores <= high if high >= 1.0 else scores < high
+        members[bucket_name(low, high)] = np.flatnonzero(pool.to_numpy() & (scores >= low) & upper)
+    smallest = min(len(rows) for rows in members.values())
+    count = smallest if per_bucket is None else min(per_bucket, smallest)
+    rng = np.random.default_rng(seed)
+    return {name: np.sort(rng.choice(rows, count, replace=False)) for name, rows in members.items()}
+
+
+def sample_heldout(
+    tables: dict[int, pd.DataFrame], *, types: Iterable[str], per_type: int, seed: int
+) -> pd.DataFrame:
+    """Up to ``per_type`` adversarials of each type, pooled over the base nets' tables.
+
+    ``tables`` maps a base net id to its test-split table (all families concatenated,
+    with a ``row`` column locating the image in that net's arrays). Rows are drawn
+    without replacement with a seeded generator; the result keeps ``net`` and ``type``.
+    """
+    pooled = []
+    for net, table in sorted(tables.items()):
+        part = table[table["success"].astype(bool)].copy()
+        part["net"] = net
+        part["type"] = type_names(part)
+        pooled.append(part)
+    pool = pd.concat(pooled, ignore_index=True)
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for name in types:
+        rows = np.flatnonzero(pool["type"].to_numpy() == name)
+        if len(rows) == 0:
+            raise InputError(f"held-out type {name!r}: no successful adversarial was generated")
+        take = np.sort(rng.choice(rows, min(per_type, len(rows)), replace=False))
+        chosen.append(pool.iloc[take])
+    return pd.concat(chosen, ignore_index=True)

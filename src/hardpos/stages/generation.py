@@ -1,0 +1,92 @@
+"""Generation stages: a base net's adversarials of one method family, then their PASS."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from hardpos.data import load_dataset
+from hardpos.device import describe, pick_device
+from hardpos.io import load_images, load_table, save_images, save_table
+from hardpos.models import load_model
+from hardpos.recipes import method_argument
+
+log = logging.getLogger(__name__)
+
+
+def generate_adversarials(
+    *,
+    model: str | os.PathLike,
+    dataset: str | os.PathLike,
+    family: str,
+    k: int,
+    factors: list[float],
+    limit: int | None,
+    net: int,
+    out_images: str | os.PathLike,
+    out_table: str | os.PathLike,
+    batch_size: int,
+    max_scale: float | None = None,
+    device: str = "auto",
+) -> None:
+    """Minimal adversarials and hard positives of ``family`` (ranks 1..k) for one base net.
+
+    ``limit`` keeps the first images of the split (smaller runs). The table's ``source``
+    indexes the split, ``net`` names the base net.
+    """
+    from hardpos.attacks import generate
+
+    dev = pick_device(device)
+    log.info("device: %s", describe(dev))
+    images, labels = load_dataset(dataset)
+    if limit is not None:
+        images, labels = images[:limit], labels[:limit]
+    options = {} if max_scale is None else {"max_scale": max_scale}
+    adv, table = generate(
+        load_model(model, dev),
+        images,
+        labels,
+        methods=[method_argument(family, k)],
+        factors=factors,
+        batch_size=batch_size,
+        device=dev,
+        **options,
+    )
+    table["net"] = int(net)
+    ok = table["success"].astype(bool)
+    log.info(
+        "%s on net %d: %d images, %d rows, %d successful",
+        family,
+        net,
+        len(images),
+        len(table),
+        ok.sum(),
+    )
+    save_images(out_images, adv)
+    save_table(out_table, table)
+
+
+def score_pass(
+    *,
+    images: str | os.PathLike,
+    table: str | os.PathLike,
+    dataset: str | os.PathLike,
+    out_table: str | os.PathLike,
+    backend: str,
+    batch_size: int,
+    device: str = "auto",
+) -> None:
+    """Add the PASS score (and whether ECC converged) to each row of a generated table."""
+    from hardpos.pass_score import score_generated
+
+    originals, _ = load_dataset(dataset)
+    scored = score_generated(
+        load_images(images),
+        originals,
+        load_table(table),
+        backend=backend,
+        batch_size=batch_size,
+        device=pick_device(device),
+    )
+    log.info("PASS: median %.4f over %d images", scored["pass"].median(), len(scored))
+    save_table(out_table, scored)

@@ -1,0 +1,79 @@
+"""Training stages: base nets, fine-tuning and the InfiMNIST-style baseline."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import numpy as np
+
+from hardpos.data import load_dataset
+from hardpos.device import describe, pick_device
+from hardpos.evaluate import error_rate
+from hardpos.models import save_model
+from hardpos.train import Solver, save_checkpoint, train
+
+log = logging.getLogger(__name__)
+
+
+def solver_from_config(cfg: dict[str, Any]) -> Solver:
+    """A :class:`Solver` from the ``solver`` section of the config."""
+    return Solver(**{k: cfg[k] for k in Solver.__dataclass_fields__ if k in cfg})
+
+
+def train_net(
+    *,
+    train_sets: list[str | os.PathLike],
+    test_set: str | os.PathLike,
+    seed: int,
+    iterations: int,
+    solver: dict[str, Any],
+    checkpoint_every: int,
+    out_model: str | os.PathLike,
+    out_solver: str | os.PathLike,
+    checkpoint: str | os.PathLike,
+    init: str | os.PathLike | None = None,
+    extra_fraction: float | None = None,
+    device: str = "auto",
+    meta: dict[str, Any] | None = None,
+) -> None:
+    """Train (or fine-tune from ``init``) a LeNet on the concatenated ``train_sets``.
+
+    The first set is the original data; with ``extra_fraction`` the others form a pool
+    that makes up that share of every batch. ``checkpoint`` (not a workflow output, so
+    Snakemake never deletes it) is resumed after a kill; the final solver state goes to
+    ``out_solver`` for fine-tuning to continue from.
+    """
+    dev = pick_device(device)
+    log.info("device: %s", describe(dev))
+    parts = [load_dataset(path) for path in train_sets]
+    images = np.concatenate([p[0].reshape(len(p[0]), 28, 28) for p in parts])
+    labels = np.concatenate([p[1] for p in parts])
+    n_extra = len(images) - len(parts[0][0])
+    log.info(
+        "training on %d images (%d added to the original %d)",
+        len(images),
+        n_extra,
+        len(parts[0][0]),
+    )
+    state = train(
+        images,
+        labels,
+        seed=seed,
+        iterations=iterations,
+        solver=solver_from_config(solver),
+        init=init,
+        checkpoint=checkpoint,
+        checkpoint_every=checkpoint_every,
+        n_extra=n_extra,
+        extra_fraction=extra_fraction if n_extra else None,
+        device=dev,
+        progress=lambda it, loss, lr: log.info("iteration %d loss %.4f lr %.6f", it, loss, lr),
+    )
+    save_checkpoint(out_solver, state, {"seed": seed, "input_scale": state.model.input_scale})
+    test_images, test_labels = load_dataset(test_set)
+    metrics = error_rate(state.model, test_images, test_labels, device=dev)
+    log.info("MNIST test error %.4f", metrics["error"])
+    info = {"seed": seed, "iterations": state.iteration, "train_images": int(n_extra)}
+    save_model(out_model, state.model, {**info, "test": metrics, **(meta or {})})

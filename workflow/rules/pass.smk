@@ -1,0 +1,21 @@
+rule score_pass:
+    input:
+        images=adv_images("{split}", "{net}", "{family}"),
+        table=adv_table("{split}", "{net}", "{family}"),
+        dataset=dataset_path("{split}"),
+    output:
+        table=adv_scored("{split}", "{net}", "{family}"),
+    log:
+        log_path("score_pass", "{split}-net{net}-{family}"),
+    params:
+        backend=config["pass"]["backend"],
+        batch_size=config["pass"]["batch_size"],
+        device=config["device"],
+    threads: config["threads"]
+    resources:
+        gpu=1,
+        mem_mb=8000,
+    conda:
+        "../../envs/hardpos.yaml"
+    script:
+        "../scripts/score_pass.py"

@@ -1,0 +1,19 @@
+"""Equal-sized fine-tuning sets by PASS range for one base net (Figure 6)."""
+
+from hardpos.logs import log_to_file
+from hardpos.stages.datasets import build_buckets
+
+buckets = snakemake.params.buckets
+with log_to_file(snakemake.log[0]):
+    build_buckets(
+        net=int(snakemake.wildcards.net),
+        images=snakemake.input.images,
+        table=snakemake.input.table,
+        method=buckets["method"],
+        k=buckets["k"],
+        factors=buckets["factors"],
+        edges=buckets["edges"],
+        per_bucket=buckets["per_bucket"],
+        seed=buckets["seed"],
+        outs=dict(snakemake.output.items()),
+    )
