@@ -9,17 +9,23 @@ from hardpos.data import load_mnist
 from hardpos.errors import HardposError
 from hardpos.evaluate import error_rate, predict
 from hardpos.models import LeNet, load_model, save_model
+from hardpos.pass_score import PassResult, filter_by_tau, pass_score, score_generated, ssim
 from hardpos.train import Solver, train
 
 __all__ = [
     "HardposError",
     "LeNet",
+    "PassResult",
     "Solver",
     "error_rate",
+    "filter_by_tau",
     "load_mnist",
     "load_model",
+    "pass_score",
     "predict",
     "save_model",
+    "score_generated",
+    "ssim",
     "train",
 ]
 __version__ = "0.1.0"

@@ -1,0 +1,30 @@
+"""The frame of every workflow script: its log file, its threads and, for GPU rules, a device."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from hardpos.gpu_slots import DEFAULT_LOCK_DIR, gpu_device
+from hardpos.logs import log_to_file
+from hardpos.stages import set_threads
+
+
+@contextlib.contextmanager
+def job(snakemake: Any) -> Iterator[logging.Logger]:
+    """Log to the rule's log file; set torch's threads; lease a GPU slot if the rule asks.
+
+    A rule asks for a device with ``resources: gpu=1``; the config's ``gpus.slots`` says
+    how many devices the machine has (see :mod:`hardpos.gpu_slots`).
+    """
+    with log_to_file(snakemake.log[0]) as log, contextlib.ExitStack() as stack:
+        gpus = snakemake.config.get("gpus", {})
+        if getattr(snakemake.resources, "gpu", 0):
+            stack.enter_context(
+                gpu_device(int(gpus.get("slots", 1)), gpus.get("lock_dir", DEFAULT_LOCK_DIR))
+            )
+        # torch reads CUDA_VISIBLE_DEVICES when CUDA first starts, which is after this
+        set_threads(int(snakemake.threads or 0))
+        yield log
