@@ -113,7 +113,9 @@ def test_pass_buckets_are_equal_sized_and_within_their_range():
         table, method="hc-d", k=9, factors=[1.0, 1.2], edges=edges, per_bucket=None, seed=1
     )
     sizes = {name: len(rows) for name, rows in buckets.items()}
-    counts = [((scores >= lo) & (scores < hi)).sum() for lo, hi in zip(edges[:-1], edges[1:])]
+    counts = [
+        ((scores >= lo) & (scores < hi)).sum() for lo, hi in zip(edges[:-1], edges[1:], strict=True)
+    ]
     assert set(sizes.values()) == {min(counts)}
     for (name, rows), lo, hi in zip(buckets.items(), edges[:-1], edges[1:], strict=True):
         assert name == f"PASS-{lo:.2f}-{hi:.2f}"

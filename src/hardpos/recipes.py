@@ -62,9 +62,8 @@ def parse_recipes(spec: list[dict]) -> list[Recipe]:
         factor = float(entry.pop("factor", 1.0))
         tau = entry.pop("tau", None)
         if entry:
-            raise InputError(
-                f"recipe {name!r}: unknown keys {sorted(entry)} (allowed: name, method, k, factor, tau)"
-            )
+            allowed = "name, method, k, factor, tau"
+            raise InputError(f"recipe {name!r}: unknown keys {sorted(entry)} (allowed: {allowed})")
         if method in ("fgs", "fgv") and k != 1:
             raise InputError(f"recipe {name!r}: k applies to hc-d and hc-s only")
         if factor < 1.0:

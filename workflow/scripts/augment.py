@@ -1,9 +1,9 @@
 """Generate the InfiMNIST-style deformed training images."""
 
 from hardpos.augment import generate_to_file
-from hardpos.logs import log_to_file
+from hardpos.jobs import job
 
-with log_to_file(snakemake.log[0]):
+with job(snakemake):
     generate_to_file(
         snakemake.input.train,
         count=snakemake.params.images,

@@ -1,12 +1,10 @@
 """A model's error on MNIST test and on the held-out adversarial set."""
 
-from hardpos.logs import log_to_file
-from hardpos.stages import set_threads
+from hardpos.jobs import job
 from hardpos.stages.evaluation import evaluate_model
 
 meta = dict(snakemake.params.meta)
-with log_to_file(snakemake.log[0]):
-    set_threads(snakemake.threads)
+with job(snakemake):
     evaluate_model(
         model=snakemake.input.model,
         mnist_test=snakemake.input.test,

@@ -1,9 +1,9 @@
 """Figure 2: one test digit's adversarials and perturbations."""
 
-from hardpos.logs import log_to_file
+from hardpos.jobs import job
 from hardpos.stages.reporting import write_figure2
 
-with log_to_file(snakemake.log[0]):
+with job(snakemake):
     write_figure2(
         generated=snakemake.params.generated,
         dataset=snakemake.input.dataset,

@@ -1,7 +1,12 @@
 """Figure 4 from the test-split adversarials of every base net."""
 
-from hardpos.logs import log_to_file
+from hardpos.jobs import job
 from hardpos.stages.reporting import write_figure4
 
-with log_to_file(snakemake.log[0]):
-    write_figure4(scored=snakemake.input.scored, out_png=snakemake.output.png, out_pdf=snakemake.output.pdf)
+with job(snakemake):
+    write_figure4(
+        scored=snakemake.input.scored,
+        types=snakemake.params.types,
+        out_png=snakemake.output.png,
+        out_pdf=snakemake.output.pdf,
+    )

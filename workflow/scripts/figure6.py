@@ -1,9 +1,9 @@
 """Figure 6: error against the PASS range of the fine-tuning data."""
 
-from hardpos.logs import log_to_file
+from hardpos.jobs import job
 from hardpos.stages.reporting import write_figure6
 
-with log_to_file(snakemake.log[0]):
+with job(snakemake):
     write_figure6(
         evaluations=snakemake.input.evaluations,
         buckets=snakemake.params.buckets,

@@ -1,11 +1,9 @@
 """Minimal adversarials and hard positives of one method family for one base net."""
 
-from hardpos.logs import log_to_file
-from hardpos.stages import set_threads
+from hardpos.jobs import job
 from hardpos.stages.generation import generate_adversarials
 
-with log_to_file(snakemake.log[0]):
-    set_threads(snakemake.threads)
+with job(snakemake):
     generate_adversarials(
         model=snakemake.input.model,
         dataset=snakemake.input.dataset,

@@ -1,9 +1,9 @@
 """Sample the held-out adversarial test set from every base net's test-split adversarials."""
 
-from hardpos.logs import log_to_file
+from hardpos.jobs import job
 from hardpos.stages.datasets import build_heldout
 
-with log_to_file(snakemake.log[0]):
+with job(snakemake):
     build_heldout(
         generated=snakemake.params.generated,
         types=snakemake.params.types,

@@ -1,9 +1,9 @@
 """Check one MNIST split and save it as the workflow's dataset file."""
 
-from hardpos.logs import log_to_file
+from hardpos.jobs import job
 from hardpos.stages.data import prepare_mnist
 
-with log_to_file(snakemake.log[0]):
+with job(snakemake):
     prepare_mnist(
         snakemake.params.mnist_dir,
         snakemake.wildcards.split,

@@ -1,11 +1,9 @@
 """Add the PASS score to every row of a generated table."""
 
-from hardpos.logs import log_to_file
-from hardpos.stages import set_threads
+from hardpos.jobs import job
 from hardpos.stages.generation import score_pass
 
-with log_to_file(snakemake.log[0]):
-    set_threads(snakemake.threads)
+with job(snakemake):
     score_pass(
         images=snakemake.input.images,
         table=snakemake.input.table,

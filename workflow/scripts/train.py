@@ -1,12 +1,10 @@
 """Train a LeNet: a base net, a fine-tuning run (input `init`) or the augmentation baseline."""
 
-from hardpos.logs import log_to_file
-from hardpos.stages import set_threads
+from hardpos.jobs import job
 from hardpos.stages.training import train_net
 
 inputs = dict(snakemake.input.items())
-with log_to_file(snakemake.log[0]):
-    set_threads(snakemake.threads)
+with job(snakemake):
     train_net(
         train_sets=[inputs["train"], *[inputs[k] for k in ("added", "augmented") if k in inputs]],
         test_set=inputs["test"],

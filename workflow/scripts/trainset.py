@@ -1,9 +1,9 @@
 """One recipe's fine-tuning images for one base net."""
 
-from hardpos.logs import log_to_file
+from hardpos.jobs import job
 from hardpos.stages.datasets import build_trainset
 
-with log_to_file(snakemake.log[0]):
+with job(snakemake):
     build_trainset(
         recipe=snakemake.params.recipe,
         net=int(snakemake.wildcards.net),

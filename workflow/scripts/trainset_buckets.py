@@ -1,10 +1,10 @@
 """Equal-sized fine-tuning sets by PASS range for one base net (Figure 6)."""
 
-from hardpos.logs import log_to_file
+from hardpos.jobs import job
 from hardpos.stages.datasets import build_buckets
 
 buckets = snakemake.params.buckets
-with log_to_file(snakemake.log[0]):
+with job(snakemake):
     build_buckets(
         net=int(snakemake.wildcards.net),
         images=snakemake.input.images,
