@@ -38,6 +38,8 @@ rule figure4:
         pdf=figure_path("fig4", "pdf"),
     log:
         log_path("figures", "fig4"),
+    params:
+        types=config["heldout"]["types"],
     conda:
         "../../envs/hardpos.yaml"
     script:
@@ -52,6 +54,8 @@ rule figure5:
         pdf=figure_path("fig5", "pdf"),
     log:
         log_path("figures", "fig5"),
+    params:
+        types=config["heldout"]["types"],
     conda:
         "../../envs/hardpos.yaml"
     script:

@@ -29,7 +29,7 @@ def write_tables(
     tables.write_table1(ours, outs["table1_csv"], outs["table1_md"], outs["table1_tex"])
     both = tables.side_by_side(ours, paper)
     tables.write_side_by_side(both, outs["vs_paper_csv"], outs["vs_paper_md"])
-    by_type = tables.heldout_type_table(evals)
+    by_type = tables.heldout_type_table(evals, recipe_order=list(recipe_order))
     tables.write_heldout_type_table(by_type, outs["by_type_csv"], outs["by_type_md"])
     log.info("Table 1 over %d models, %d rows", len(evals), len(ours))
 
@@ -38,14 +38,18 @@ def _scored_tables(paths: Sequence[str | os.PathLike]) -> list[pd.DataFrame]:
     return [load_table(path) for path in paths]
 
 
-def write_figure4(*, scored: Sequence[str | os.PathLike], out_png: str, out_pdf: str) -> None:
-    """PASS distributions per adversarial type (the paper's Figure 4)."""
-    figures.figure4(_scored_tables(scored), out_png, out_pdf)
+def write_figure4(
+    *, scored: Sequence[str | os.PathLike], types: Sequence[str], out_png: str, out_pdf: str
+) -> None:
+    """PASS distributions per adversarial type (the paper's Figure 4), for the named types."""
+    figures.figure4(_scored_tables(scored), out_png, out_pdf, types=types)
 
 
-def write_figure5(*, scored: Sequence[str | os.PathLike], out_png: str, out_pdf: str) -> None:
-    """PASS, L2 and L-inf per type (the paper's Figure 5)."""
-    figures.figure5(_scored_tables(scored), out_png, out_pdf)
+def write_figure5(
+    *, scored: Sequence[str | os.PathLike], types: Sequence[str], out_png: str, out_pdf: str
+) -> None:
+    """PASS, L2 and L-inf per type (the paper's Figure 5), for the named types."""
+    figures.figure5(_scored_tables(scored), out_png, out_pdf, types=types)
 
 
 def write_figure6(
@@ -73,6 +77,4 @@ def write_figure2(
     table = pd.concat([load_table(path) for _, path in generated], ignore_index=True)
     originals, _ = load_dataset(dataset)
     chosen = figures.pick_gallery(table, images, originals, types=tuple(types))
-    figures.figure2(*chosen, out_png, out_pdf) if isinstance(chosen, tuple) else figures.figure2(
-        **chosen, out_png=out_png, out_pdf=out_pdf
-    )
+    figures.figure2(**chosen, out_png=out_png, out_pdf=out_pdf)

@@ -1,0 +1,145 @@
+"""Table 1 and the figures from hand-made evaluation records and generated tables."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hardpos import figures, tables
+from hardpos.errors import DataError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _record(path: Path, recipe: str, net: int, mnist: float, heldout: float, **extra) -> Path:
+    record = {
+        "recipe": recipe,
+        "net": net,
+        "parent_net": net,
+        "train_images": extra.pop("train_images", 0),
+        "mnist_test": {"error": mnist, "n": 10000, "wrong": int(mnist * 10000)},
+        "heldout": {"error": heldout, "n": 100, "wrong": int(heldout * 100)},
+        "heldout_own": {"error": extra.pop("own", heldout), "n": 50, "wrong": 0},
+        "heldout_other": {"error": extra.pop("other", heldout), "n": 50, "wrong": 0},
+        "heldout_by_type": {"FGS": {"error": heldout, "n": 50, "wrong": 0}},
+    }
+    path.write_text(json.dumps(record))
+    return path
+
+
+@pytest.fixture
+def evaluations(tmp_path: Path) -> list[Path]:
+    paths = [_record(tmp_path / f"base{n}.json", "basic", n, 0.01 * n, 0.6) for n in (1, 2, 3)]
+    paths += [
+        _record(tmp_path / f"fgs{n}.json", "FGS", n, 0.008, 0.2 + 0.1 * n, train_images=100 * n)
+        for n in (1, 2, 3)
+    ]
+    paths.append(_record(tmp_path / "aug.json", "InfiMNIST-style (2,000)", 1, 0.05, 0.4))
+    return paths
+
+
+def test_table1_averages_each_recipes_networks_with_sample_std(evaluations):
+    table = tables.table1(tables.load_evaluations(evaluations), recipe_order=["basic", "FGS"])
+    assert list(table["recipe"]) == ["basic", "FGS", "InfiMNIST-style (2,000)"]
+    basic = table.iloc[0]
+    assert basic["networks"] == 3
+    assert basic["mnist_test_mean"] == pytest.approx(2.0)  # (1 + 2 + 3) / 3 percent
+    assert basic["mnist_test_std"] == pytest.approx(1.0)  # sample std of 1, 2, 3
+    fgs = table.iloc[1]
+    assert fgs["heldout_mean"] == pytest.approx(40.0)
+    assert fgs["added_images"] == 200
+    assert np.isnan(table.iloc[2]["mnist_test_std"])  # one network: no spread
+
+
+def test_table1_files_carry_every_row_in_each_format(evaluations, tmp_path):
+    table = tables.table1(tables.load_evaluations(evaluations), recipe_order=["basic", "FGS"])
+    csv, md, tex = tmp_path / "t.csv", tmp_path / "t.md", tmp_path / "t.tex"
+    tables.write_table1(table, csv, md, tex)
+    assert pd.read_csv(csv)["mnist_test_mean"].round(3).tolist() == [2.0, 0.8, 5.0]
+    assert "| basic" in md.read_text() and "2.000% ± 1.000" in md.read_text()
+    assert r"2.000\% $\pm$ 1.000" in tex.read_text() and r"\toprule" in tex.read_text()
+
+
+def test_side_by_side_pairs_rows_by_name_and_glob_and_keeps_the_unmatched(evaluations):
+    ours = tables.table1(tables.load_evaluations(evaluations))
+    both = tables.side_by_side(ours, REPO / "config" / "paper_table1.yaml")
+    pairs = dict(zip(both["paper"], both["ours"], strict=True))
+    assert pairs["Basic LeNet"] == "basic"
+    assert pairs["InfiMNIST (1M)"] == "InfiMNIST-style (2,000)"
+    assert pairs["HC-D-9"] == ""  # no such row of ours: kept, blank opposite
+    basic = both[both["ours"] == "basic"].iloc[0]
+    assert basic["paper_mnist"] == pytest.approx(0.937)
+    assert basic["paper_adversarial"] == pytest.approx(64.21)
+
+
+def test_a_missing_evaluation_file_is_named(tmp_path):
+    with pytest.raises(DataError, match="nowhere.json: no such evaluation file"):
+        tables.load_evaluations([tmp_path / "nowhere.json"])
+
+
+def test_a_paper_table_row_without_figures_is_named(tmp_path):
+    path = tmp_path / "paper.yaml"
+    path.write_text("rows:\n  - {paper: FGS, mnist: 0.79}\n")
+    with pytest.raises(DataError, match=r"paper.yaml: row 1 lacks \['adversarial'\]"):
+        tables.side_by_side(pd.DataFrame({"recipe": []}), path)
+
+
+def test_heldout_by_type_is_the_mean_over_a_recipes_networks(evaluations):
+    by_type = tables.heldout_type_table(tables.load_evaluations(evaluations))
+    assert by_type.set_index("recipe").loc["FGS", "FGS"] == pytest.approx(40.0)
+
+
+def _generated(n_sources: int = 3) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """A generated table: FGS for every source, HC-1 only for sources 1 and 2."""
+    rows, images = [], []
+    originals = np.zeros((n_sources, 28, 28), np.uint8)
+    for source in range(n_sources):
+        for method, k in (("fgs", 0), ("hc-d", 1)):
+            if method == "hc-d" and source == 0:
+                continue
+            rows.append(
+                dict(source=source, label=source, method=method, k=k, factor=1.0,
+                     success=True, adv_label=9, pass_=0.9, l2_per_pixel=0.5, linf=30.0)
+            )  # fmt: skip
+            images.append(np.full((1, 28, 28), 10 * len(rows), np.uint8))
+    table = pd.DataFrame(rows).rename(columns={"pass_": "pass"})
+    return table, np.stack(images), originals
+
+
+def test_gallery_picks_the_first_image_with_every_type():
+    table, images, originals = _generated()
+    chosen = figures.pick_gallery(table, images, originals, types=["FGS", "HC-1"])
+    assert chosen["label"] == 1  # source 0 has no HC-1
+    assert [a[0, 0] for a in chosen["adversarials"]] == [20.0, 30.0]
+
+
+def test_gallery_without_a_complete_image_says_which_types(tmp_path):
+    table, images, originals = _generated()
+    with pytest.raises(DataError, match="HC-2"):
+        figures.pick_gallery(table, images, originals, types=["FGS", "HC-2"])
+
+
+def test_figures_are_written_as_png_and_pdf(tmp_path):
+    table, images, originals = _generated()
+    outputs = []
+    for name, draw in (("fig4", figures.figure4), ("fig5", figures.figure5)):
+        png, pdf = tmp_path / f"{name}.png", tmp_path / f"{name}.pdf"
+        draw([table], str(png), str(pdf), types=["FGS", "HC-1"])
+        outputs += [png, pdf]
+    chosen = figures.pick_gallery(table, images, originals, types=["FGS", "HC-1"])
+    figures.figure2(**chosen, out_png=str(tmp_path / "f2.png"), out_pdf=str(tmp_path / "f2.pdf"))
+    outputs += [tmp_path / "f2.png", tmp_path / "f2.pdf"]
+    for path in outputs:
+        magic = b"\x89PNG" if path.suffix == ".png" else b"%PDF"
+        assert path.read_bytes()[:4] == magic, path.name
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_figures_of_types_never_generated_say_so(tmp_path):
+    table, _, _ = _generated()
+    with pytest.raises(DataError, match="HC-5"):
+        figures.figure5([table], str(tmp_path / "a.png"), str(tmp_path / "a.pdf"), types=["HC-5"])
