@@ -5,6 +5,8 @@ directions with a minimal-scale search, the PASS score, and evaluation. Images c
 module boundaries as uint8 arrays in [0, 255] with a pandas table, one row per image.
 """
 
+from hardpos.attacks import generate
+from hardpos.augment import infimnist_style
 from hardpos.data import load_mnist
 from hardpos.errors import HardposError
 from hardpos.evaluate import error_rate, predict
@@ -19,6 +21,8 @@ __all__ = [
     "Solver",
     "error_rate",
     "filter_by_tau",
+    "generate",
+    "infimnist_style",
     "load_mnist",
     "load_model",
     "pass_score",
