@@ -81,3 +81,12 @@ def test_the_previous_device_setting_comes_back_after_the_lease(tmp_path, monkey
     with gpu_device(2, tmp_path) as devices:
         assert os.environ["CUDA_VISIBLE_DEVICES"] == devices == "0"
     assert os.environ["CUDA_VISIBLE_DEVICES"] == "7"
+
+
+def test_gpu_hardware_is_read_from_the_driver_listing(tmp_path):
+    from hardpos.gpu_slots import cuda_hardware_present
+
+    assert not cuda_hardware_present(tmp_path / "absent")
+    assert not cuda_hardware_present(tmp_path)  # the folder, but no GPU in it
+    (tmp_path / "0000:01:00.0").mkdir()
+    assert cuda_hardware_present(tmp_path)

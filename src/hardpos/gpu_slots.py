@@ -21,6 +21,13 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 DEFAULT_LOCK_DIR = "/tmp/hardpos-gpu-slots"
+NVIDIA_GPUS = Path("/proc/driver/nvidia/gpus")
+
+
+def cuda_hardware_present(gpus_dir: Path = NVIDIA_GPUS) -> bool:
+    """Whether the NVIDIA driver lists a GPU, read without starting CUDA (starting it
+    would fix ``CUDA_VISIBLE_DEVICES`` before a slot is leased)."""
+    return gpus_dir.is_dir() and any(gpus_dir.iterdir())
 
 
 def _try_lock(path: Path) -> int | None:

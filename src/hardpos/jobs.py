@@ -7,7 +7,7 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-from hardpos.gpu_slots import DEFAULT_LOCK_DIR, gpu_device
+from hardpos.gpu_slots import DEFAULT_LOCK_DIR, cuda_hardware_present, gpu_device
 from hardpos.logs import log_to_file
 from hardpos.stages import set_threads
 
@@ -17,11 +17,15 @@ def job(snakemake: Any) -> Iterator[logging.Logger]:
     """Log to the rule's log file; set torch's threads; lease a GPU slot if the rule asks.
 
     A rule asks for a device with ``resources: gpu=1``; the config's ``gpus.slots`` says
-    how many devices the machine has (see :mod:`hardpos.gpu_slots`).
+    how many devices the machine has (see :mod:`hardpos.gpu_slots`). Without a GPU (or
+    with ``device: cpu``) no slot is leased: on the CPU, ``--resources gpu=N`` alone
+    bounds how many network jobs run at once.
     """
     with log_to_file(snakemake.log[0]) as log, contextlib.ExitStack() as stack:
         gpus = snakemake.config.get("gpus", {})
-        if getattr(snakemake.resources, "gpu", 0):
+        wants_gpu = bool(getattr(snakemake.resources, "gpu", 0))
+        on_gpu = snakemake.config.get("device", "auto") != "cpu" and cuda_hardware_present()
+        if wants_gpu and on_gpu:  # on the CPU a slot would only serialise unrelated runs
             stack.enter_context(
                 gpu_device(int(gpus.get("slots", 1)), gpus.get("lock_dir", DEFAULT_LOCK_DIR))
             )
