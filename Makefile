@@ -38,6 +38,14 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# A real one-node SLURM cluster on this machine (needs root and apt-get): install and start
+# it (tests/slurm/cluster.sh), run the tests marked slurm against it, then stop every daemon
+# it started, whether the tests passed or not.
+test-slurm: $(STAMP)
+	@status=0; tests/slurm/cluster.sh start && \
+	  HARDPOS_SLURM_TEST=1 $(BIN)/pytest -m slurm $(PYTEST_ARGS) || status=$$?; \
+	  tests/slurm/cluster.sh stop; exit $$status
+
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/train_lenet.py

@@ -95,6 +95,12 @@ def log_path(rule, name):
     return f"{RESULTS}/logs/{rule}/{name}.log"
 
 
+def grows_on_retry(mem_mb):
+    """``mem_mb`` on the first attempt, twice that on the second, ...: with ``--retries``
+    (the SLURM profile sets it) a job killed for want of memory comes back with more."""
+    return lambda wildcards, attempt: mem_mb * attempt
+
+
 def base_nets():
     return config["base"]["seeds"]
 

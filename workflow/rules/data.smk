@@ -27,7 +27,7 @@ rule augment:
         images=INFIMNIST["count"],
         seed=INFIMNIST["seed"],
     resources:
-        mem_mb=4000,
+        mem_mb=grows_on_retry(4000),
     conda:
         "../../envs/hardpos.yaml"
     script:

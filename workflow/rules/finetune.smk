@@ -26,7 +26,7 @@ rule finetune:
     threads: config["threads"]
     resources:
         gpu=1,
-        mem_mb=8000,
+        mem_mb=grows_on_retry(8000),
     conda:
         "../../envs/hardpos.yaml"
     script:

@@ -14,7 +14,7 @@ rule score_pass:
     threads: config["threads"]
     resources:
         gpu=1,
-        mem_mb=8000,
+        mem_mb=grows_on_retry(8000),
     conda:
         "../../envs/hardpos.yaml"
     script:

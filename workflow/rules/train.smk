@@ -50,7 +50,7 @@ rule train_infimnist:
     threads: config["threads"]
     resources:
         gpu=1,
-        mem_mb=8000,
+        mem_mb=grows_on_retry(8000),
     conda:
         "../../envs/hardpos.yaml"
     script:

@@ -11,7 +11,7 @@ rule trainset:
         recipe=one_of(RECIPES),
         net=r"\d+",
     resources:
-        mem_mb=8000,
+        mem_mb=grows_on_retry(8000),
     conda:
         "../../envs/hardpos.yaml"
     script:
@@ -31,7 +31,7 @@ rule trainset_buckets:
     wildcard_constraints:
         net=r"\d+",
     resources:
-        mem_mb=8000,
+        mem_mb=grows_on_retry(8000),
     conda:
         "../../envs/hardpos.yaml"
     script:
@@ -52,7 +52,7 @@ rule heldout:
         per_type=config["heldout"]["per_type"],
         seed=config["heldout"]["seed"],
     resources:
-        mem_mb=8000,
+        mem_mb=grows_on_retry(8000),
     conda:
         "../../envs/hardpos.yaml"
     script:
