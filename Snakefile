@@ -37,6 +37,7 @@ include: "workflow/rules/trainset.smk"
 include: "workflow/rules/finetune.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/imagenet.smk"
 
 
 rule all:

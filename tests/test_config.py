@@ -38,3 +38,10 @@ def test_bad_value_names_the_key_path():
     config["solver"]["batch_size"] = "64"
     with pytest.raises(ConfigError, match=r"config key solver.batch_size: '64' is not of type"):
         validate_config(config, SCHEMA)
+
+
+@pytest.mark.parametrize("name", ["imagenet.yaml", "imagenet-smoke.yaml"])
+def test_imagenet_configs_are_valid_and_leave_the_mnist_default(name):
+    validate_config(_load(name), SCHEMA)
+    assert _load(name)["dataset"] == "imagenet"
+    assert _load("config.yaml")["dataset"] == "mnist"

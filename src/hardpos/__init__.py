@@ -10,12 +10,14 @@ from hardpos.augment import infimnist_style
 from hardpos.data import load_mnist
 from hardpos.errors import HardposError
 from hardpos.evaluate import error_rate, predict
+from hardpos.imagenet import ImageNetClassifier, load_classifier
 from hardpos.models import LeNet, load_model, save_model
 from hardpos.pass_score import PassResult, filter_by_tau, pass_score, score_generated, ssim
 from hardpos.train import Solver, train
 
 __all__ = [
     "HardposError",
+    "ImageNetClassifier",
     "LeNet",
     "PassResult",
     "Solver",
@@ -23,6 +25,7 @@ __all__ = [
     "filter_by_tau",
     "generate",
     "infimnist_style",
+    "load_classifier",
     "load_mnist",
     "load_model",
     "pass_score",

@@ -149,3 +149,9 @@ def load_dataset(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
         raise DataError(f"{path}: dataset file not found") from None
     except (KeyError, ValueError, OSError) as exc:
         raise DataError(f"{path}: not a dataset written by hardpos ({exc})") from None
+
+
+def is_image_index(path: str | os.PathLike) -> bool:
+    """Whether a dataset file is an image index (Parquet: files decoded on the fly, see
+    :mod:`hardpos.imagenet.data`) rather than an array file written by :func:`save_dataset`."""
+    return str(path).endswith(".parquet")

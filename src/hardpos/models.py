@@ -87,11 +87,18 @@ def save_model(path: str | os.PathLike, model: LeNet, meta: dict[str, Any]) -> N
     write_json(sidecar_path(path), {"architecture": "lenet", **meta})
 
 
-def load_model(path: str | os.PathLike, device: torch.device | str = "cpu") -> LeNet:
-    """Load a LeNet saved by :func:`save_model` (or a training checkpoint)."""
+def load_model(path: str | os.PathLike, device: torch.device | str = "cpu") -> nn.Module:
+    """Load a LeNet saved by :func:`save_model` (or a training checkpoint), or a network
+    whose sidecar names another architecture (:mod:`hardpos.imagenet.models`)."""
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"{path}: model file not found")
+    side = sidecar_path(path)
+    arch = json.loads(side.read_text()).get("architecture", "lenet") if side.is_file() else "lenet"
+    if arch != "lenet":
+        from hardpos.imagenet.models import load_classifier
+
+        return load_classifier(arch, path, device=device)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for a corrupt file

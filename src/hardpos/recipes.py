@@ -107,10 +107,12 @@ def generation_plan(
     *,
     heldout_types: Iterable[str] = HELDOUT_TYPES,
     bucket_pool: dict | None = None,
+    gallery: Iterable[str] = (),
 ) -> dict[str, dict[str, dict]]:
     """What to generate: ``{split: {family: {"k": K, "factors": [...]}}}``.
 
-    Training-split generation serves the recipes and the PASS-bucket pool; test-split
+    Training-split generation serves the recipes, the PASS-bucket pool and the ``gallery``
+    types (ImageNet's Figure 3 is drawn from the attacked training crops); test-split
     generation serves the held-out types.
     """
     plan: dict[str, dict[str, dict]] = {"train": {}, "test": {}}
@@ -128,6 +130,9 @@ def generation_plan(
     for name in heldout_types:
         family, k, factor = parse_type(name)
         need("test", family, k, [factor])
+    for name in gallery:
+        family, k, factor = parse_type(name)
+        need("train", family, k, [factor])
     for split in plan.values():
         for entry in split.values():
             entry["factors"] = sorted(entry["factors"] | {1.0})

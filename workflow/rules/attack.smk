@@ -1,21 +1,21 @@
 rule generate:
     input:
-        model=model_file("base/net{net}"),
-        dataset=dataset_path("{split}"),
+        model=base_model("{net}"),
+        dataset=attack_set("{split}", "{net}"),
     output:
         images=adv_images("{split}", "{net}", "{family}"),
         table=adv_table("{split}", "{net}", "{family}"),
     log:
-        log_path("generate", "{split}-net{net}-{family}"),
+        log_path("generate", f"{{split}}-{NET_PREFIX}{{net}}-{{family}}"),
     params:
         k=lambda wc: PLAN[wc.split][wc.family]["k"],
         factors=lambda wc: PLAN[wc.split][wc.family]["factors"],
-        limit=lambda wc: config["attack"][f"{wc.split}_images"],
+        limit=lambda wc: attack_limit(wc.split, wc.net),
         batch_size=config["attack"]["batch_size"],
         device=config["device"],
     wildcard_constraints:
-        split="train|test",
-        net=r"\d+",
+        split=SPLIT_PATTERN,
+        net=NET_PATTERN,
         family="fgs|fgv|hc-d|hc-s",
     threads: config["threads"]
     resources:

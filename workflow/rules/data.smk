@@ -1,6 +1,6 @@
 rule prepare_mnist:
     output:
-        dataset=dataset_path("{split}"),
+        dataset=mnist_path("{split}"),
     log:
         log_path("prepare_mnist", "{split}"),
     params:
@@ -18,7 +18,7 @@ rule prepare_mnist:
 
 rule augment:
     input:
-        train=dataset_path("train"),
+        train=mnist_path("train"),
     output:
         dataset=infimnist_set(),
     log:

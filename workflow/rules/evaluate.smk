@@ -1,9 +1,6 @@
 rule evaluate:
     input:
-        model=lambda wc: model_file(wc.model),
-        test=dataset_path("test"),
-        heldout=heldout_set(),
-        heldout_table=heldout_table(),
+        unpack(evaluate_inputs),
     output:
         metrics=evaluation("{model}"),
     log:
@@ -11,6 +8,7 @@ rule evaluate:
     params:
         meta=lambda wc: model_meta(wc.model),
         device=config["device"],
+        workers=config["finetune"].get("workers", 0),
     wildcard_constraints:
         model=r"(base|finetune|infimnist)/.+",
     threads: config["threads"]

@@ -3,25 +3,26 @@ rule finetune:
         train=dataset_path("train"),
         added=trainset_path("{recipe}", "{net}"),
         test=dataset_path("test"),
-        init=solver_file("base/net{net}"),
+        init=finetune_init("{net}"),
     output:
-        model=model_file("finetune/{recipe}/net{net}-order{order}"),
-        solver=solver_file("finetune/{recipe}/net{net}-order{order}"),
+        model=model_file(f"finetune/{{recipe}}/{NET_PREFIX}{{net}}-order{{order}}"),
+        solver=solver_file(f"finetune/{{recipe}}/{NET_PREFIX}{{net}}-order{{order}}"),
     log:
-        log_path("finetune", "{recipe}-net{net}-order{order}"),
+        log_path("finetune", f"{{recipe}}-{NET_PREFIX}{{net}}-order{{order}}"),
     params:
         seed=lambda wc: int(wc.order),
-        iterations=config["base"]["iterations"] + config["finetune"]["iterations"],
+        iterations=finetune_iterations(),
         checkpoint_every=config["finetune"]["checkpoint_every"],
         checkpoint=lambda wc: checkpoint_file(
-            f"finetune/{wc.recipe}/net{wc.net}-order{wc.order}"
+            f"finetune/{wc.recipe}/{NET_PREFIX}{wc.net}-order{wc.order}"
         ),
         extra_fraction=config["finetune"]["extra_fraction"],
-        solver=config["solver"],
+        solver=finetune_solver(),
+        workers=config["finetune"].get("workers", 0),
         device=config["device"],
     wildcard_constraints:
         recipe=one_of(FINETUNE_RECIPES),
-        net=r"\d+",
+        net=NET_PATTERN,
         order=r"\d+",
     threads: config["threads"]
     resources:

@@ -2,11 +2,14 @@ rule score_pass:
     input:
         images=adv_images("{split}", "{net}", "{family}"),
         table=adv_table("{split}", "{net}", "{family}"),
-        dataset=dataset_path("{split}"),
+        dataset=attack_set("{split}", "{net}"),
     output:
         table=adv_scored("{split}", "{net}", "{family}"),
     log:
-        log_path("score_pass", "{split}-net{net}-{family}"),
+        log_path("score_pass", f"{{split}}-{NET_PREFIX}{{net}}-{{family}}"),
+    wildcard_constraints:
+        split=SPLIT_PATTERN,
+        net=NET_PATTERN,
     params:
         backend=config["pass"]["backend"],
         batch_size=config["pass"]["batch_size"],

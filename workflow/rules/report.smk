@@ -89,7 +89,7 @@ rule figure6:
 rule figure2:
     input:
         generated=[path for pair in generated("test", base_nets()[0]) for path in pair],
-        dataset=dataset_path("test"),
+        dataset=mnist_path("test"),
     output:
         png=report(figure_path("fig2", "png"), caption="../report/fig2.rst", category="Figures"),
         pdf=figure_path("fig2", "pdf"),

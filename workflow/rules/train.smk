@@ -1,7 +1,7 @@
 rule train_base:
     input:
-        train=dataset_path("train"),
-        test=dataset_path("test"),
+        train=mnist_path("train"),
+        test=mnist_path("test"),
     output:
         model=model_file("base/net{net}"),
         solver=solver_file("base/net{net}"),
@@ -29,9 +29,9 @@ rule train_base:
 
 rule train_infimnist:
     input:
-        train=dataset_path("train"),
+        train=mnist_path("train"),
         augmented=infimnist_set(),
-        test=dataset_path("test"),
+        test=mnist_path("test"),
     output:
         model=model_file("infimnist/net{net}"),
         solver=solver_file("infimnist/net{net}"),

@@ -9,7 +9,7 @@ rule trainset:
         recipe=lambda wc: RECIPES[wc.recipe],
     wildcard_constraints:
         recipe=one_of(RECIPES),
-        net=r"\d+",
+        net=NET_PATTERN,
     resources:
         mem_mb=grows_on_retry(8000),
     conda:

@@ -3,6 +3,9 @@
 from hardpos.jobs import job
 from hardpos.stages.generation import generate_adversarials
 
+# MNIST's base nets are numbered, ImageNet's named (googlenet, resnet152)
+net = snakemake.wildcards.net
+net = int(net) if net.isdigit() else net
 with job(snakemake):
     generate_adversarials(
         model=snakemake.input.model,
@@ -11,7 +14,7 @@ with job(snakemake):
         k=snakemake.params.k,
         factors=snakemake.params.factors,
         limit=snakemake.params.limit,
-        net=int(snakemake.wildcards.net),
+        net=net,
         out_images=snakemake.output.images,
         out_table=snakemake.output.table,
         batch_size=snakemake.params.batch_size,

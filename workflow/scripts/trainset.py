@@ -3,10 +3,13 @@
 from hardpos.jobs import job
 from hardpos.stages.datasets import build_trainset
 
+# MNIST's base nets are numbered, ImageNet's named (googlenet, resnet152)
+net = snakemake.wildcards.net
+net = int(net) if net.isdigit() else net
 with job(snakemake):
     build_trainset(
         recipe=snakemake.params.recipe,
-        net=int(snakemake.wildcards.net),
+        net=net,
         images=snakemake.input.get("images"),
         table=snakemake.input.get("table"),
         out=snakemake.output.dataset,

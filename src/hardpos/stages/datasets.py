@@ -42,7 +42,7 @@ def _write_subset(out: str | os.PathLike, adv: np.ndarray, rows: pd.DataFrame, s
 def build_trainset(
     *,
     recipe: Recipe,
-    net: int,
+    net: int | str,
     images: str | os.PathLike | None,
     table: str | os.PathLike | None,
     out: str | os.PathLike,
@@ -54,7 +54,7 @@ def build_trainset(
         adv, rows = _load_generated(images, table)
         keep = recipe_mask(recipe, rows).to_numpy()
         adv, rows = adv[keep], rows[keep]
-    log.info("recipe %s on net %d: %d images", recipe.name, net, len(rows))
+    log.info("recipe %s on net %s: %d images", recipe.name, net, len(rows))
     _write_subset(out, adv, rows, {"recipe": recipe.name, "net": net, "tau": recipe.tau})
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from hardpos.data import load_dataset
+from hardpos.data import is_image_index, load_dataset
 from hardpos.device import pick_device
 from hardpos.evaluate import predict
 from hardpos.io import load_table, write_json
@@ -53,8 +53,19 @@ def evaluate_model(
     parent_net: int | None = None,
     meta: dict[str, Any] | None = None,
     device: str = "auto",
+    workers: int = 0,
 ) -> None:
-    """Write one JSON with the model's MNIST test error and, when given, held-out errors."""
+    """Write one JSON with the model's MNIST test error and, when given, held-out errors.
+
+    When ``mnist_test`` is an image index (ImageNet validation crops), the record holds the
+    top-1 and top-5 error instead (:func:`hardpos.stages.imagenet.evaluate_classifier`).
+    """
+    if is_image_index(mnist_test):
+        from hardpos.stages.imagenet import evaluate_classifier
+
+        evaluate_classifier(model=model, index=mnist_test, out=out, meta=meta,
+                            workers=workers, device=device)  # fmt: skip
+        return
     dev = pick_device(device)
     net = load_model(model, dev)
     images, labels = load_dataset(mnist_test)

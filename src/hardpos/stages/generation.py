@@ -22,7 +22,7 @@ def generate_adversarials(
     k: int,
     factors: list[float],
     limit: int | None,
-    net: int,
+    net: int | str,
     out_images: str | os.PathLike,
     out_table: str | os.PathLike,
     batch_size: int,
@@ -52,10 +52,10 @@ def generate_adversarials(
         device=dev,
         **options,
     )
-    table["net"] = int(net)
+    table["net"] = net
     ok = table["success"].astype(bool)
     log.info(
-        "%s on net %d: %d images, %d rows, %d successful",
+        "%s on net %s: %d images, %d rows, %d successful",
         family,
         net,
         len(images),

@@ -1,0 +1,267 @@
+"""Fine-tuning an :class:`~hardpos.imagenet.models.ImageNetClassifier` with SGD, and its
+top-1 / top-5 error on an index of crops.
+
+The update is Caffe's (:func:`hardpos.train.caffe_sgd_step`: momentum, weight decay on
+every parameter, biases at ``bias_lr_mult`` times the rate) with Caffe's ``step``,
+``poly``, ``inv`` or ``fixed`` learning-rate policies; the batch order is the seeded,
+resumable one of :mod:`hardpos.train` (original crops and added hard positives shuffled
+together, or a fixed share of every batch), and dropout is seeded by (seed, iteration).
+A checkpoint every ``checkpoint_every``
+iterations lets a killed run resume with the same batches and the same final weights.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from hardpos.errors import InputError, ModelError
+from hardpos.imagenet.data import CropDataset, iterate_crops
+from hardpos.imagenet.models import ImageNetClassifier
+from hardpos.io import atomic_path
+from hardpos.train import BatchOrder, MixedBatchOrder, caffe_sgd_step
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FinetuneSolver:
+    """SGD settings (Caffe's names). ``lr_policy``: ``step`` (base_lr * gamma ** floor(it /
+    stepsize)), ``poly`` (base_lr * (1 - it / max_iter) ** power), ``inv`` (base_lr * (1 +
+    gamma it) ** -power) or ``fixed``. ``frozen_batchnorm``: batch-norm layers keep their
+    running statistics (eval mode) while their scale and shift still learn; BVLC's
+    GoogLeNet has no batch norm, so fine-tuning torchvision's one this way stays closest."""
+
+    base_lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 2e-4
+    lr_policy: str = "step"
+    gamma: float = 0.96
+    stepsize: int = 320_000
+    power: float = 0.5
+    max_iter: int = 2_400_000
+    batch_size: int = 80
+    bias_lr_mult: float = 2.0
+    frozen_batchnorm: bool = True
+
+    def learning_rate(self, iteration: int) -> float:
+        if self.lr_policy == "fixed":
+            return self.base_lr
+        if self.lr_policy == "step":
+            return self.base_lr * self.gamma ** (iteration // self.stepsize)
+        if self.lr_policy == "poly":
+            return self.base_lr * max(0.0, 1.0 - iteration / self.max_iter) ** self.power
+        if self.lr_policy == "inv":
+            return self.base_lr * (1.0 + self.gamma * iteration) ** (-self.power)
+        raise InputError(f"unknown lr_policy {self.lr_policy!r}: step, poly, inv or fixed")
+
+
+class MixedSet(torch.utils.data.Dataset):
+    """The original crops (decoded on demand) followed by added uint8 images in memory."""
+
+    def __init__(self, original: CropDataset, images: np.ndarray, labels: np.ndarray) -> None:
+        self.original = original
+        self.images = torch.from_numpy(np.ascontiguousarray(images, dtype=np.uint8))
+        self.labels = torch.as_tensor(np.asarray(labels), dtype=torch.int64)
+        self.n_original = len(original)
+
+    def __len__(self) -> int:
+        return self.n_original + len(self.images)
+
+    def __getitem__(self, i: int):
+        if i < self.n_original:
+            return self.original[i]
+        return self.images[i - self.n_original], int(self.labels[i - self.n_original])
+
+
+class _Batches(torch.utils.data.Sampler):
+    """Index lists of iterations ``start .. stop - 1`` of a seeded order."""
+
+    def __init__(self, order, start: int, stop: int) -> None:
+        self.order, self.start, self.stop = order, start, stop
+
+    def __iter__(self):
+        for it in range(self.start, self.stop):
+            yield self.order.indices(it).tolist()
+
+    def __len__(self) -> int:
+        return max(0, self.stop - self.start)
+
+
+def _save(path, model: ImageNetClassifier, momentum, iteration: int, identity: dict) -> None:
+    blob = {"model": model.net.state_dict(), "momentum": momentum, "iteration": iteration}
+    with atomic_path(path) as tmp:
+        torch.save({**blob, **identity}, tmp)
+
+
+def _resume(path, model: ImageNetClassifier, identity: dict, device):
+    if path is None or not Path(path).is_file():
+        return None
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for a corrupt file
+        raise ModelError(f"{path}: not a readable checkpoint ({exc})") from None
+    mismatched = [key for key in identity if blob.get(key) != identity[key]]
+    if mismatched:
+        log.warning("ignoring %s: written with other %s", path, ", ".join(mismatched))
+        return None
+    model.net.load_state_dict(blob["model"])
+    log.info("resuming from %s at iteration %d", path, blob["iteration"])
+    return [m.to(device) for m in blob["momentum"]], int(blob["iteration"])
+
+
+def finetune(
+    model: ImageNetClassifier,
+    original: pd.DataFrame,
+    added_images: np.ndarray,
+    added_labels: np.ndarray,
+    *,
+    seed: int,
+    iterations: int,
+    solver: FinetuneSolver,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: int = 1000,
+    extra_fraction: float | None = None,
+    workers: int = 0,
+    device: torch.device | str = "cpu",
+    progress: Callable[[int, float, float], None] | None = None,
+) -> ImageNetClassifier:
+    """Fine-tune ``model`` for ``iterations`` SGD steps on the crops of the index
+    ``original`` plus ``added_images`` (uint8 ``[M, 3, c, c]``, their true labels).
+
+    ``checkpoint`` is written every ``checkpoint_every`` iterations and resumed from when
+    it exists (and was written by the same kind of run). Returns the model in eval mode.
+    """
+    device = torch.device(device)
+    data = MixedSet(CropDataset(original), added_images, added_labels)
+    if len(data.labels) and int(data.labels.max()) >= model.num_classes:
+        raise InputError(f"label {int(data.labels.max())} beyond the model's classes")
+    n_extra = len(data.images)
+    identity = {
+        "seed": int(seed),
+        "solver": asdict(solver),
+        "n_examples": len(data),
+        "n_extra": n_extra,
+        "extra_fraction": extra_fraction,
+    }
+    model = model.to(device)
+    params = list(model.parameters())
+    momentum, first = [torch.zeros_like(p) for p in params], 0
+    resumed = _resume(checkpoint, model, identity, device)
+    if resumed is not None:
+        momentum, first = resumed
+    lr_mults = [solver.bias_lr_mult if name.endswith("bias") else 1.0 for name, _ in
+                model.named_parameters()]  # fmt: skip
+    if extra_fraction is None or n_extra == 0:
+        order = BatchOrder(len(data), seed, solver.batch_size)
+    else:
+        order = MixedBatchOrder(data.n_original, n_extra, extra_fraction, seed, solver.batch_size)
+    loader = torch.utils.data.DataLoader(
+        data, batch_sampler=_Batches(order, first, iterations), num_workers=workers
+    )
+    model.train()
+    if solver.frozen_batchnorm:
+        for module in model.modules():
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                module.eval()
+    started, iteration = time.perf_counter(), first
+    for x, y in loader:
+        # dropout draws from (seed, iteration) alone, so a resumed run matches an unbroken one
+        torch.manual_seed(int(seed) * 1_000_003 + iteration)
+        loss = F.cross_entropy(model.logits(x.to(device).float()), y.to(device))
+        for p in params:
+            p.grad = None
+        loss.backward()
+        lr = solver.learning_rate(iteration)
+        caffe_sgd_step(params, momentum, lr_mults, solver, lr)
+        iteration += 1
+        if iteration % checkpoint_every == 0 or iteration == iterations:
+            if checkpoint is not None:
+                _save(checkpoint, model, momentum, iteration, identity)
+            if progress is not None:
+                progress(iteration, loss.item(), lr)
+    done = iteration - first
+    if done:
+        elapsed = time.perf_counter() - started
+        log.info("%d iterations in %.1f s (%.2f it/s)", done, elapsed, done / max(elapsed, 1e-9))
+    return model.eval()
+
+
+@torch.no_grad()
+def topk_errors(
+    model: torch.nn.Module,
+    index: pd.DataFrame,
+    *,
+    batch_size: int = 100,
+    workers: int = 0,
+    device: torch.device | str = "cpu",
+) -> dict:
+    """Top-1 and top-5 error of ``model`` on the crops of ``index`` (fractions in [0, 1]).
+
+    Top-5 uses ``min(5, classes)`` guesses (with 5 or fewer classes it is 0 by definition).
+    """
+    model = model.to(device).eval()
+    k = min(5, int(model.num_classes))
+    wrong1 = wrong5 = n = 0
+    for x, y in iterate_crops(index, batch_size=batch_size, workers=workers):
+        top = model.logits(x.to(device).float()).topk(k, dim=1).indices.cpu()
+        hit = top == y.view(-1, 1)
+        wrong1 += int((~hit[:, 0]).sum())
+        wrong5 += int((~hit.any(dim=1)).sum())
+        n += len(y)
+    nan = float("nan")
+    return {
+        "top1": wrong1 / n if n else nan,
+        "top5": wrong5 / n if n else nan,
+        "n": n,
+        "wrong_top1": wrong1,
+        "wrong_top5": wrong5,
+        "top5_k": k,
+    }
+
+
+@torch.no_grad()
+def select_correct(
+    model: torch.nn.Module,
+    index: pd.DataFrame,
+    *,
+    per_class: int,
+    batch_size: int = 100,
+    workers: int = 0,
+    device: torch.device | str = "cpu",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The first ``per_class`` correctly classified crops of every class, in index order.
+
+    Returns uint8 crops ``[M, 3, c, c]``, labels ``[M]`` and their rows in the index. A
+    class with fewer correctly classified images gives what it has (logged).
+    """
+    model = model.to(device).eval()
+    images, labels, rows = [], [], []
+    for label, group in index.groupby("label", sort=True):
+        taken = 0
+        for begin in range(0, len(group), batch_size):
+            chunk = group.iloc[begin : begin + batch_size]
+            loader = iterate_crops(chunk, batch_size=batch_size, workers=workers)
+            x, y = next(iter(loader))
+            ok = (model.logits(x.to(device).float()).argmax(1).cpu() == y).numpy()
+            pick = np.flatnonzero(ok)[: per_class - taken]
+            images.append(x.numpy()[pick])
+            labels.append(y.numpy()[pick])
+            rows.append(chunk.index.to_numpy()[pick])
+            taken += len(pick)
+            if taken >= per_class:
+                break
+        if taken < per_class:
+            log.warning("class %s: only %d correctly classified images", label, taken)
+    if not images:
+        raise InputError("the index is empty: no image to select")
+    return np.concatenate(images), np.concatenate(labels), np.concatenate(rows)

@@ -1,0 +1,259 @@
+"""The ImageNet branch: torchvision wrappers, weight files, center crops, fine-tuning."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torchvision
+from PIL import Image
+
+from hardpos.errors import DataError, ModelError
+from hardpos.imagenet.data import center_crop, load_crops, scan_split
+from hardpos.imagenet.models import (
+    MEAN,
+    STD,
+    ImageNetClassifier,
+    load_classifier,
+    save_classifier,
+)
+from hardpos.imagenet.train import FinetuneSolver, finetune, select_correct, topk_errors
+from hardpos.models import load_model
+
+
+def _raw_network(arch: str, classes: int) -> torch.nn.Module:
+    """The torchvision network as torchvision users build it for its ImageNet weights."""
+    if arch == "googlenet":
+        return torchvision.models.GoogLeNet(
+            num_classes=classes, aux_logits=False, transform_input=True, init_weights=False
+        )
+    return torchvision.models.resnet152(num_classes=classes)
+
+
+def _weights(tmp_path, arch: str, classes: int = 5, seed: int = 0):
+    torch.manual_seed(seed)
+    model = ImageNetClassifier(arch, classes).eval()
+    path = tmp_path / f"{arch}.pth"
+    torch.save(model.net.state_dict(), path)
+    return path, model
+
+
+@pytest.mark.parametrize("arch", ["googlenet", "resnet152"])
+def test_logits_equal_torchvisions_on_input_normalised_independently(tmp_path, arch):
+    path, _ = _weights(tmp_path, arch)
+    model = load_classifier(arch, path)
+    raw = _raw_network(arch, 5)
+    raw.load_state_dict(torch.load(path, weights_only=True))
+    raw.eval()
+    rng = np.random.default_rng(1)
+    pixels = rng.integers(0, 256, size=(2, 3, 224, 224), dtype=np.uint8)
+    normalised = (pixels.astype(np.float64) / 255.0 - np.array(MEAN)[None, :, None, None]) / (
+        np.array(STD)[None, :, None, None]
+    )
+    with torch.no_grad():
+        expected = raw(torch.from_numpy(normalised).float())
+        got = model.logits(torch.from_numpy(pixels))
+    assert got.shape == (2, 5)
+    scale = float(expected.abs().max())
+    assert torch.allclose(got, expected, rtol=1e-4, atol=1e-4 * scale)
+    assert not model.training
+
+
+def test_googlenet_checkpoint_with_auxiliary_heads_loads_without_them(tmp_path):
+    torch.manual_seed(0)
+    full = torchvision.models.GoogLeNet(num_classes=7, aux_logits=True, init_weights=True)
+    path = tmp_path / "googlenet-aux.pth"
+    torch.save(full.state_dict(), path)
+    assert any(k.startswith("aux1.") for k in full.state_dict())
+    model = load_classifier("googlenet", path)
+    assert model.num_classes == 7
+    assert model.net.aux1 is None and model.net.aux2 is None
+    out = model.logits(torch.zeros(1, 3, 64, 64))
+    assert isinstance(out, torch.Tensor) and out.shape == (1, 7)
+
+
+def test_missing_weights_file_is_a_model_error_naming_it(tmp_path):
+    missing = tmp_path / "nowhere" / "googlenet.pth"
+    with pytest.raises(ModelError, match=r"nowhere/googlenet\.pth: weights file not found"):
+        load_classifier("googlenet", missing)
+
+
+def test_weights_of_another_architecture_name_the_file_and_the_layers(tmp_path):
+    path, _ = _weights(tmp_path, "googlenet")
+    with pytest.raises(ModelError) as info:
+        load_classifier("resnet152", path)
+    message = str(info.value)
+    assert str(path) in message
+    assert "not a torchvision resnet152 state_dict" in message
+    assert "missing conv1.weight, bn1.weight" in message
+    assert "unexpected conv1.conv.weight" in message
+
+
+def test_a_changed_layer_shape_is_named(tmp_path):
+    path, model = _weights(tmp_path, "googlenet")
+    state = model.net.state_dict()
+    state["inception3a.branch1.conv.weight"] = torch.zeros(3, 3, 1, 1)
+    torch.save(state, path)
+    with pytest.raises(
+        ModelError, match=r"shape .*inception3a\.branch1\.conv\.weight \(3, 3, 1, 1\)"
+    ):
+        load_classifier("googlenet", path)
+
+
+def test_weights_for_another_class_count_name_both_counts(tmp_path):
+    path, _ = _weights(tmp_path, "googlenet", classes=5)
+    with pytest.raises(ModelError, match=r"fc layer has 5 classes but the data has 1000"):
+        load_classifier("googlenet", path, num_classes=1000)
+
+
+def test_a_file_that_is_not_a_state_dict_is_a_model_error(tmp_path):
+    path = tmp_path / "junk.pth"
+    path.write_bytes(b"not a torch file")
+    with pytest.raises(ModelError, match="junk.pth: not a readable torch file"):
+        load_classifier("googlenet", path)
+    torch.save([1, 2, 3], path)
+    with pytest.raises(ModelError, match="junk.pth: not a state_dict"):
+        load_classifier("googlenet", path)
+
+
+def test_saved_classifier_loads_back_through_load_model(tmp_path):
+    _, model = _weights(tmp_path, "googlenet")
+    save_classifier(tmp_path / "base.pt", model, {"weights": "test"})
+    again = load_model(tmp_path / "base.pt")
+    assert isinstance(again, ImageNetClassifier) and again.arch == "googlenet"
+    x = torch.randint(0, 256, (1, 3, 64, 64), dtype=torch.uint8)
+    with torch.no_grad():
+        assert torch.equal(again.logits(x), model.logits(x))
+
+
+def _edge_image(width: int, height: int, x_edge: int, y_edge: int) -> Image.Image:
+    """Dark left of column x_edge, bright right; a green band below row y_edge."""
+    pixels = np.zeros((height, width, 3), np.uint8)
+    pixels[:, x_edge:, 0] = 255
+    pixels[y_edge:, :, 1] = 255
+    return Image.fromarray(pixels)
+
+
+def _crossing(profile: np.ndarray) -> float:
+    """Where a rising 0 -> 255 profile crosses 127.5, by linear interpolation."""
+    i = int(np.argmax(profile >= 127.5))
+    lo, hi = float(profile[i - 1]), float(profile[i])
+    return i - 1 + (127.5 - lo) / (hi - lo)
+
+
+@pytest.mark.parametrize("size", [(500, 375), (375, 500), (640, 256), (300, 1000)])
+def test_center_crop_geometry_matches_an_independent_computation(size):
+    width, height = size
+    x_edge, y_edge = int(width * 0.55), int(height * 0.45)
+    crop = center_crop(_edge_image(width, height, x_edge, y_edge))
+    assert crop.shape == (3, 224, 224) and crop.dtype == np.uint8
+    # shorter side to 256, the other in proportion (rounded down), central 224 square
+    scale = 256 / min(width, height)
+    new_w, new_h = (256, int(height * scale)) if width <= height else (int(width * scale), 256)
+    left, top = round((new_w - 224) / 2), round((new_h - 224) / 2)
+    # a pixel edge at column e of the original sits at e * (new / old) in the resized image
+    expected_x = x_edge * new_w / width - left - 0.5
+    expected_y = y_edge * new_h / height - top - 0.5
+    assert abs(_crossing(crop[0, 112].astype(float)) - expected_x) < 0.75
+    assert abs(_crossing(crop[1, :, 112].astype(float)) - expected_y) < 0.75
+
+
+def test_an_image_with_shorter_side_256_is_cropped_without_resampling():
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, size=(256, 300, 3), dtype=np.uint8)
+    crop = center_crop(Image.fromarray(pixels))
+    assert np.array_equal(crop, pixels[16:240, 38:262].transpose(2, 0, 1))
+
+
+def test_a_crop_larger_than_the_resized_side_is_refused():
+    with pytest.raises(DataError, match="crop 300 is larger"):
+        center_crop(Image.new("RGB", (400, 400)), resize=256, crop=300)
+
+
+def _tree(root, classes=3, per_class=4, size=40):
+    rng = np.random.default_rng(0)
+    for split in ("train", "val"):
+        for c in range(classes):
+            folder = root / split / f"n{c:03d}"
+            folder.mkdir(parents=True)
+            for i in range(per_class):
+                colour = np.zeros((size, size + 8, 3), np.uint8)
+                colour[..., c % 3] = 200
+                noise = rng.integers(0, 40, colour.shape, dtype=np.uint8)
+                Image.fromarray(colour + noise).save(folder / f"{i}.png")
+    return root
+
+
+def test_scan_split_indexes_classes_in_sorted_order(tmp_path):
+    index = scan_split(_tree(tmp_path), "train", resize=36, crop=32)
+    assert len(index) == 12
+    assert index["class_name"].tolist()[::4] == ["n000", "n001", "n002"]
+    assert index["label"].tolist()[::4] == [0, 1, 2]
+    images, labels = load_crops(index)
+    assert images.shape == (12, 3, 32, 32) and images.dtype == np.uint8
+    assert labels.tolist() == index["label"].tolist()
+
+
+def test_a_missing_split_names_the_folder(tmp_path):
+    with pytest.raises(DataError, match=r"val: no such folder"):
+        scan_split(tmp_path, "val")
+
+
+def test_selection_keeps_only_correctly_classified_crops_per_class(tmp_path):
+    index = scan_split(_tree(tmp_path), "train", resize=36, crop=32)
+    torch.manual_seed(0)
+    model = ImageNetClassifier("googlenet", 3).eval()
+    images, labels, rows = select_correct(model, index, per_class=2, batch_size=3)
+    with torch.no_grad():
+        predicted = model.logits(torch.from_numpy(images)).argmax(1).numpy()
+    assert np.array_equal(predicted, labels)
+    assert np.array_equal(index["label"].to_numpy()[rows], labels)
+    assert all(np.sum(labels == c) <= 2 for c in range(3))
+    errors = topk_errors(model, index, batch_size=5)
+    assert errors["n"] == 12 and errors["top5"] == 0.0 and 0 <= errors["top1"] <= 1
+
+
+def test_learning_rate_policies_follow_caffe():
+    step = FinetuneSolver(base_lr=0.01, lr_policy="step", gamma=0.5, stepsize=10)
+    assert step.learning_rate(9) == 0.01 and step.learning_rate(25) == 0.01 * 0.25
+    poly = FinetuneSolver(base_lr=0.01, lr_policy="poly", power=0.5, max_iter=100)
+    assert poly.learning_rate(75) == pytest.approx(0.005)
+
+
+def test_fine_tuning_resumed_from_a_checkpoint_ends_with_the_same_weights(tmp_path):
+    index = scan_split(_tree(tmp_path / "tree"), "train", resize=36, crop=32)
+    added = np.random.default_rng(1).integers(0, 256, (5, 3, 32, 32), dtype=np.uint8)
+    added_labels = np.array([0, 1, 2, 0, 1])
+    solver = FinetuneSolver(base_lr=0.01, batch_size=4, lr_policy="fixed")
+
+    def run(iterations, checkpoint):
+        torch.manual_seed(0)
+        model = ImageNetClassifier("googlenet", 3)
+        return finetune(model, index, added, added_labels, seed=3, iterations=iterations,
+                        solver=solver, checkpoint=checkpoint, checkpoint_every=2,
+                        extra_fraction=0.25)  # fmt: skip
+
+    whole = run(4, tmp_path / "whole.ckpt")
+    run(2, tmp_path / "split.ckpt")  # "killed" after iteration 2
+    resumed = run(4, tmp_path / "split.ckpt")
+    for a, b in zip(whole.state_dict().values(), resumed.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    start = ImageNetClassifier("googlenet", 3)
+    assert not torch.equal(start.net.fc.weight, whole.net.fc.weight)
+
+
+def test_pass_scores_colour_crops_of_the_attacks(tmp_path):
+    """generate and PASS run unchanged on the colour crops of an ImageNet network."""
+    from hardpos.attacks import generate
+    from hardpos.pass_score import score_generated
+
+    index = scan_split(_tree(tmp_path), "train", resize=36, crop=32)
+    torch.manual_seed(0)
+    model = ImageNetClassifier("googlenet", 3).eval()
+    images, labels, _ = select_correct(model, index, per_class=1)
+    adv, table = generate(model, images, labels, methods=["fgs", "hc-d-2"])
+    assert adv.shape[1:] == (3, 32, 32) and len(table) == 3 * len(images)
+    scored = score_generated(adv, images, table, backend="auto")
+    assert scored["pass"].between(-1, 1).all()
+    assert isinstance(scored, pd.DataFrame)

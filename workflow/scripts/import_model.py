@@ -1,0 +1,12 @@
+"""Load an ImageNet network's weights, check them against the data, save the base model."""
+
+from hardpos.jobs import job
+from hardpos.stages.imagenet import import_model
+
+with job(snakemake):
+    import_model(
+        arch=snakemake.wildcards.net,
+        weights=snakemake.params.weights,
+        train_index=snakemake.input.index,
+        out=snakemake.output.model,
+    )

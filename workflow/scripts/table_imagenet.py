@@ -1,0 +1,11 @@
+"""The section 5.3 table: top-1 / top-5 error and the change per added image."""
+
+from hardpos.jobs import job
+from hardpos.stages.imagenet import write_imagenet_table
+
+with job(snakemake):
+    write_imagenet_table(
+        evaluations=snakemake.input.evaluations,
+        out_csv=snakemake.output.csv,
+        out_md=snakemake.output.md,
+    )
