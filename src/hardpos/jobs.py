@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,8 +25,9 @@ def job(snakemake: Any) -> Iterator[logging.Logger]:
     with log_to_file(snakemake.log[0]) as log, contextlib.ExitStack() as stack:
         gpus = snakemake.config.get("gpus", {})
         wants_gpu = bool(getattr(snakemake.resources, "gpu", 0))
+        under_slurm = bool(os.environ.get("SLURM_JOB_ID"))  # SLURM chose the device: log it
         on_gpu = snakemake.config.get("device", "auto") != "cpu" and cuda_hardware_present()
-        if wants_gpu and on_gpu:  # on the CPU a slot would only serialise unrelated runs
+        if wants_gpu and (under_slurm or on_gpu):  # on the CPU a slot would only serialise runs
             stack.enter_context(
                 gpu_device(int(gpus.get("slots", 1)), gpus.get("lock_dir", DEFAULT_LOCK_DIR))
             )
