@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from workflow_outputs import finished_outputs
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
@@ -157,16 +158,6 @@ def _slurm_run(workdir: Path, profile: Path, log: Path, rule: str, disrupt) -> S
     return SlurmRun(uuid, proc.returncode, log.read_text(), disrupted)
 
 
-def _outputs(results: Path) -> dict[Path, int]:
-    """Every finished output with its modification time (logs and checkpoints aside)."""
-    skip = {"logs", "checkpoints"}
-    return {
-        p: p.stat().st_mtime_ns
-        for p in results.rglob("*")
-        if p.is_file() and not skip & set(p.relative_to(results).parts) and ".tmp" not in p.name
-    }
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, real_mnist) -> Runs:
     root = tmp_path_factory.mktemp("slurm")
@@ -183,7 +174,7 @@ def runs(tmp_path_factory, real_mnist) -> Runs:
     slurm = _copy_workflow(root / "cluster", real_mnist)
     profile = _overlay_profile(root / "profile")
     interrupted = _slurm_run(slurm, profile, root / "interrupted.log", "finetune", _interrupt)
-    done = _outputs(slurm / "results")
+    done = finished_outputs(slurm / "results")
     resumed = _slurm_run(slurm, profile, root / "resumed.log", "finetune", _kill_job_processes)
     return Runs(local, slurm, interrupted, resumed, done, jobs=total - 1)
 

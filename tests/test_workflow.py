@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from workflow_outputs import finished_outputs
 
 REPO = Path(__file__).resolve().parents[1]
 VENV = Path(sys.executable).parent.parent
@@ -95,16 +96,6 @@ def test_lint_is_clean(workdir):
     assert "Lints for" not in run.stdout + run.stderr
 
 
-def _outputs(results: Path) -> dict[Path, int]:
-    """Every finished output with its modification time (logs and checkpoints aside)."""
-    skip = {"logs", "checkpoints"}
-    return {
-        p: p.stat().st_mtime_ns
-        for p in results.rglob("*")
-        if p.is_file() and not skip & set(p.relative_to(results).parts) and ".tmp" not in p.name
-    }
-
-
 @pytest.mark.slow
 def test_smoke_run_killed_during_fine_tuning_resumes_and_makes_every_table_and_figure(workdir):
     results = workdir / "results"
@@ -118,7 +109,7 @@ def test_smoke_run_killed_during_fine_tuning_resumes_and_makes_every_table_and_f
     assert first.poll() is None, "the smoke run ended before fine-tuning: " + first.stdout.read()
     os.killpg(first.pid, signal.SIGKILL)
     first.wait()
-    finished = _outputs(results)
+    finished = finished_outputs(results)
     killed = sorted(p.name for p in checkpoints.rglob("*.ckpt"))
     assert killed
 
