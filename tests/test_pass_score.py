@@ -250,7 +250,7 @@ def test_fast_backend_agrees_with_opencv_on_shifted_rotated_and_noisy_digits(dig
 
 
 def test_fast_backend_scores_the_same_in_forked_worker_processes(digits):
-    from hardpos.pass_score import fast
+    from hardpos.pass_score import fast, workers
     from hardpos.pass_score.inputs import as_batch, to_grey
 
     adv, orig = perturbed_pairs(digits, 600, seed=8)
@@ -263,6 +263,32 @@ def test_fast_backend_scores_the_same_in_forked_worker_processes(digits):
     # except on the odd pair where ECC diverges and small differences grow.
     assert np.mean(np.abs(forked[0] - inline[0]) < 1e-4) >= 0.98
     assert np.mean(forked[1] == inline[1]) >= 0.99
+    # the worker is kept: a second call is served by the same process, with equal results
+    pids = [process.pid for process in workers._POOL.processes]
+    again = fast.pass_scores(*args, num_threads=2, **ecc)
+    assert [process.pid for process in workers._POOL.processes] == pids
+    for first, second in zip(forked, again, strict=True):
+        np.testing.assert_array_equal(first, second)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_fast_ssim_equals_the_float64_reference_in_float64_and_within_float32_rounding(
+    channels,
+):
+    import torch
+
+    from hardpos.pass_score.fast import ssim_scores
+
+    rng = np.random.default_rng(11)
+    a = rng.integers(0, 256, (6, channels, 28, 28)).astype(np.float64)
+    b = np.clip(a + rng.normal(0, 40, a.shape), 0, 255)
+    b[0] = a[0]  # identical pair: exactly 1
+    b[1] = 0.0  # blank against a digit-like image
+    expected = np.array([ssim(x, y) for x, y in zip(a, b, strict=True)])
+    exact = ssim_scores(torch.from_numpy(a), torch.from_numpy(b)).numpy()
+    np.testing.assert_allclose(exact, expected, atol=1e-10)
+    single = ssim_scores(torch.from_numpy(a).float(), torch.from_numpy(b).float()).numpy()
+    np.testing.assert_allclose(single, expected, atol=1e-5)
 
 
 def test_auto_uses_torch_for_a_large_mnist_batch_and_opencv_for_a_few_pairs(digits):

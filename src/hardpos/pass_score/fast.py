@@ -2,20 +2,21 @@
 
 The ECC alignment is :mod:`hardpos.pass_score.fast_ecc`; this module warps the
 adversarials with the homographies it finds, computes SSIM as separable Gaussian filters
-with reflect-101 borders, and spreads the work over threads.
+with reflect-101 borders, and spreads the work over processes on the CPU.
 """
 
 from __future__ import annotations
 
 import functools
-import multiprocessing
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from hardpos.pass_score import workers
 from hardpos.pass_score.fast_ecc import ecc_homographies
 from hardpos.pass_score.filters import gaussian_taps, separable
+from hardpos.pass_score.inputs import to_grey
 from hardpos.pass_score.ssim import C1, C2, SIGMA, WINDOW
 
 
@@ -42,24 +43,30 @@ def ssim_scores(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
     Uses the two-term form (2 mu_a mu_b + C1)(2 cov + C2) / ((mu_a^2 + mu_b^2 + C1)
     (var_a + var_b + C2)), which equals the paper's L*C*S (eq. 2) when C3 = C2 / 2. The
-    five local moments are filtered row-major ``[5, H, B*C, W]`` so that each direction
-    of the separable Gaussian is one large matrix product.
+    variances appear only as their sum, so four local moments suffice: a, b, a^2 + b^2
+    and ab, laid out ``[H, 4, B*C, W]`` so that each direction of the separable Gaussian
+    is one matrix product.
     """
     n, c, height, width = a.shape
+    m = n * c
     rows, cols_t = separable(height, width, gaussian_taps(WINDOW, SIGMA), a)
-    maps = torch.empty((5, height, n * c, width), device=a.device, dtype=a.dtype)
-    maps[0] = a.permute(2, 0, 1, 3).reshape(height, n * c, width)
-    maps[1] = b.permute(2, 0, 1, 3).reshape(height, n * c, width)
-    torch.mul(maps[0:2], maps[0:2], out=maps[2:4])
-    torch.mul(maps[0], maps[1], out=maps[4])
-    filtered = torch.matmul(rows, maps.view(5, height, -1)).view(-1, width) @ cols_t
-    mu_a, mu_b, aa, bb, ab = filtered.view(5, height, n * c, width)
+    maps = torch.empty((height, 4, m, width), device=a.device, dtype=a.dtype)
+    first, second = maps[:, 0], maps[:, 1]
+    first.view(height, n, c, width).copy_(a.permute(2, 0, 1, 3))
+    second.view(height, n, c, width).copy_(b.permute(2, 0, 1, 3))
+    torch.mul(first, first, out=maps[:, 2]).addcmul_(second, second)
+    torch.mul(first, second, out=maps[:, 3])
+    filtered = (rows @ maps.view(height, -1)).view(-1, width) @ cols_t
+    mu_a, mu_b, squares, ab = filtered.view(height, 4, m, width).unbind(1)
     mu_ab = mu_a * mu_b
-    mu_a2, mu_b2 = mu_a * mu_a, mu_b * mu_b
-    numerator = (2 * mu_ab + C1) * (2 * (ab - mu_ab) + C2)
-    denominator = (mu_a2 + mu_b2 + C1) * ((aa - mu_a2) + (bb - mu_b2) + C2)
-    ssim_map = (numerator / denominator).double()
-    return ssim_map.mean(dim=(0, 2)).view(n, c).mean(dim=1)
+    mu_squares = torch.mul(mu_a, mu_a).addcmul_(mu_b, mu_b)
+    numerator = ab.sub_(mu_ab).mul_(2.0).add_(C2)  # 2 cov + C2
+    numerator.mul_(mu_ab.mul_(2.0).add_(C1))
+    denominator = squares.sub_(mu_squares).add_(C2)  # var_a + var_b + C2
+    denominator.mul_(mu_squares.add_(C1))
+    ssim_map = numerator.div_(denominator)
+    means = ssim_map.sum(dim=(0, 2), dtype=torch.float64) / (height * width)
+    return means.view(n, c).mean(dim=1)
 
 
 def _score_part(adv, orig, adv_grey, orig_grey, device, dtype, capacity, ecc):
@@ -75,56 +82,39 @@ def _score_part(adv, orig, adv_grey, orig_grey, device, dtype, capacity, ecc):
     return scores, ok, warps
 
 
-_FORKED: dict = {}  # inputs inherited by forked children; set only while they run
+def _score_images(adv, orig, **options):
+    """:func:`_score_part` for a worker, which gets only the images and takes their grey
+    versions itself (for one channel these are views, so nothing is copied twice)."""
+    return _score_part(adv, orig, to_grey(adv), to_grey(orig), **options)
+
+
 _MIN_PAIRS_PER_PROCESS = 256  # below this a worker process costs more than it saves
 
 
-def _forked_part(index: int, connection) -> None:
-    """Entry point of a forked worker: score one part of the inputs it inherited, send
-    the result (or the error) back, and exit."""
+def _score_in_workers(arrays, options: dict, parts: list[slice], pool_size: int) -> list:
+    """Part 0 in this process while the kept worker processes (``pool_size`` of them, of
+    which ``len(parts) - 1`` are used) score parts 1.."""
+    images = arrays[:2]
+    region = workers.region_bytes([array[parts[1]] for array in images])
+    helpers = workers.pool(pool_size, region, _score_images)
+    submitted = []
     try:
-        torch.set_num_threads(1)  # never enter the parent's OpenMP pool after fork
-        args = _FORKED["args"]
-        part = _FORKED["parts"][index]
-        arrays = (array[part] for array in args[:4])
-        connection.send(("ok", _score_part(*arrays, *args[4:])))
-    except BaseException as exc:  # reported in the parent, which raises it
-        connection.send(("error", f"{type(exc).__name__}: {exc}"))
-    finally:
-        connection.close()
-
-
-def _run_forked(args, parts) -> list:
-    """Parts 1.. in forked children while this process scores part 0 itself."""
-    context = multiprocessing.get_context("fork")
-    _FORKED.update(args=args, parts=parts)
-    children = []
-    try:
-        for index in range(1, len(parts)):
-            receiver, sender = context.Pipe(duplex=False)
-            child = context.Process(target=_forked_part, args=(index, sender), daemon=True)
-            child.start()
-            sender.close()
-            children.append((child, receiver))
-        results = [_score_part(*(a[parts[0]] for a in args[:4]), *args[4:])]
-        for _child, receiver in children:
-            status, payload = receiver.recv()
-            if status != "ok":
-                raise RuntimeError(f"PASS worker process failed: {payload}")
-            results.append(payload)
-    finally:
-        for child, _ in children:
-            child.join()
-        _FORKED.clear()
-    return results
-
-
-def _can_fork() -> bool:
-    """Fork exists here (not on Windows) and this process may have children."""
-    return (
-        "fork" in multiprocessing.get_all_start_methods()
-        and not multiprocessing.current_process().daemon
-    )
+        for index, part in enumerate(parts[1:]):
+            helpers.submit(index, [array[part] for array in images], options)
+            submitted.append(index)
+        results = [_score_part(*(array[parts[0]] for array in arrays), **options)]
+    finally:  # collect every reply, so that the next call starts in step
+        replies = []
+        for index in submitted:
+            try:
+                replies.append(helpers.result(index))
+            except RuntimeError as exc:
+                replies.append(exc)
+    for reply in replies:
+        if isinstance(reply, Exception):
+            workers.close()
+            raise reply
+    return results + replies
 
 
 def pass_scores(
@@ -145,35 +135,40 @@ def pass_scores(
     ``capacity`` pairs (default 64 on the CPU, so a step's buffers stay near the cache;
     8192 on CUDA) iterate together. On the CPU torch runs single-threaded and the pairs
     are split into ``num_threads`` (default ``torch.get_num_threads()``) equal parts, the
-    first scored in this process and each other one in a forked child: ECC makes many
+    first scored in this process and each other one in a worker process
+    (:mod:`hardpos.pass_score.workers`, forked on first use and kept): ECC makes many
     small tensor ops per iteration, and sharing them between cores, by OpenMP inside each
     op or by Python threads between ops, costs more in wake-ups than it gains, most of
-    all when another process holds a core. Children inherit the inputs and send back
-    only scores, flags and homographies. ``batch_size`` overrides the part size. Which
+    all when another process holds a core. Workers read their part from shared memory
+    and send back only scores, flags and homographies. ``batch_size`` overrides the part
+    size. Which
     pairs share a batch changes float32 rounding, so scores can differ in their last
     digits between runs with other sizes (more on the rare pair where ECC diverges).
     """
     device = torch.device(device or "cpu")
     on_cpu = device.type == "cpu"
     n = len(adv)
-    workers = max(1, num_threads or torch.get_num_threads()) if on_cpu else 1
-    workers = max(1, min(workers, n // _MIN_PAIRS_PER_PROCESS))
+    processes = max(1, num_threads or torch.get_num_threads()) if on_cpu else 1
+    processes = max(1, min(processes, n // _MIN_PAIRS_PER_PROCESS))
     if batch_size is None:
-        batch_size = max(1, -(-n // workers))
+        batch_size = max(1, -(-n // processes))
     if capacity is None:
         capacity = 64 if on_cpu else 8192
     parts = [slice(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
-    args = (adv, orig, adv_grey, orig_grey, device, dtype, capacity, ecc)
+    arrays = (adv, orig, adv_grey, orig_grey)
+    options = {"device": device, "dtype": dtype, "capacity": capacity, "ecc": ecc}
     previous = torch.get_num_threads()
     try:
         if on_cpu:
             torch.set_num_threads(1)
-        if workers > 1 and len(parts) > 1 and _can_fork():
-            results = []
-            for start in range(0, len(parts), workers):
-                results += _run_forked(args, parts[start : start + workers])
-        else:
-            results = [_score_part(*(a[p] for a in args[:4]), *args[4:]) for p in parts]
+        results = []
+        use_workers = processes > 1 and len(parts) > 1 and workers.can_fork()
+        for start in range(0, len(parts), processes if use_workers else 1):
+            group = parts[start : start + processes] if use_workers else parts[start : start + 1]
+            if len(group) > 1:
+                results += _score_in_workers(arrays, options, group, processes - 1)
+            else:
+                results.append(_score_part(*(array[group[0]] for array in arrays), **options))
     finally:
         torch.set_num_threads(previous)
     if not results:

@@ -89,9 +89,15 @@ class _Workspace:
         # the nearest source pixel exists <=> -0.5 <= u < W - 0.5 (and likewise v)
         self.low = torch.full((2, 1, 1), -0.5, **opts)
         self.high = torch.tensor([width - 0.5, height - 0.5], **opts).view(2, 1, 1)
+        self._views: dict[int, dict[str, torch.Tensor]] = {}
 
-    def views(self, n: int):
-        """Views for ``n`` active pairs, each contiguous."""
+    def views(self, n: int) -> dict[str, torch.Tensor]:
+        """Views for ``n`` active pairs, each contiguous (made once per ``n``)."""
+        if n not in self._views:
+            self._views[n] = self._make_views(n)
+        return self._views[n]
+
+    def _make_views(self, n: int) -> dict[str, torch.Tensor]:
         n_pix = self.height * self.width
         sizes = {
             "q": (_ROWS, n, n_pix),
@@ -116,15 +122,19 @@ def smoothed(adv_grey: torch.Tensor, orig_grey: torch.Tensor, gauss_filt_size: i
     reflect-101 makes them). Filtered 256 pairs at a time, which keeps them in cache."""
     b, height, width = adv_grey.shape
     rows, cols_t = separable(height, width, gaussian_taps(gauss_filt_size), adv_grey)
-    template = torch.empty((b, height * width), device=adv_grey.device, dtype=adv_grey.dtype)
-    source = torch.zeros((b, 3, height, width), device=adv_grey.device, dtype=adv_grey.dtype)
+    opts = {"device": adv_grey.device, "dtype": adv_grey.dtype}
+    template = torch.empty((b, height * width), **opts)
+    source = torch.empty((b, 3, height, width), **opts)
     for start in range(0, b, 256):
         part = slice(start, start + 256)
-        template[part] = (rows @ orig_grey[part] @ cols_t).reshape(-1, height * width)
+        torch.matmul(rows @ orig_grey[part], cols_t, out=template[part].view(-1, height, width))
         image = source[part, 0]
         image.copy_(rows @ adv_grey[part] @ cols_t)
         torch.sub(image[:, :, 2:], image[:, :, :-2], out=source[part, 1, :, 1:-1])
         torch.sub(image[:, 2:], image[:, :-2], out=source[part, 2, 1:-1])
+    for edge in (0, -1):
+        source[:, 1, :, edge] = 0.0
+        source[:, 2, edge] = 0.0
     source[:, 1:].mul_(0.5)
     return template, source
 

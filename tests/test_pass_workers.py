@@ -1,0 +1,123 @@
+"""The fast PASS backend's kept worker processes: shared inputs, reuse, errors, recovery."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hardpos.pass_score import workers
+
+
+def weighted_total(values: np.ndarray, weights: np.ndarray, *, scale: float):
+    """A small job for a worker: what it read from shared memory, and who computed it."""
+    if scale < 0:
+        raise ValueError(f"negative scale {scale}")
+    return float(values @ weights) * scale, os.getpid()
+
+
+@pytest.fixture(autouse=True)
+def no_pool_left_over():
+    workers.close()
+    yield
+    workers.close()
+
+
+def _vectors(n: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=n), rng.normal(size=n)
+
+
+def test_workers_read_their_inputs_from_shared_memory_and_are_kept_between_calls():
+    a, b = _vectors(1000)
+    pool = workers.pool(2, workers.region_bytes([a, b]), weighted_total)
+    pool.submit(0, [a, b], {"scale": 2.0})
+    pool.submit(1, [b[::-1], a], {"scale": 1.0})  # a strided view is copied correctly
+    (first, pid0), (second, pid1) = pool.result(0), pool.result(1)
+    assert first == pytest.approx(2.0 * float(np.dot(a, b)), rel=1e-12)
+    assert second == pytest.approx(float(np.dot(b[::-1], a)), rel=1e-12)
+    assert {pid0, pid1} == {process.pid for process in pool.processes}
+    assert os.getpid() not in (pid0, pid1)
+    assert workers.pool(2, workers.region_bytes([a, b]), weighted_total) is pool
+
+
+def test_a_larger_input_or_another_size_gets_a_new_pool_with_room_for_it():
+    a, b = _vectors(10)
+    small = workers.pool(1, workers.region_bytes([a, b]), weighted_total)
+    big_a, big_b = _vectors(3_000_000)  # 48 MB, more than the smallest region
+    region = workers.region_bytes([big_a, big_b])
+    big = workers.pool(1, region, weighted_total)
+    assert big is not small and big.region >= region
+    assert not any(process.is_alive() for process in small.processes)
+    big.submit(0, [big_a, big_b], {"scale": 1.0})
+    assert big.result(0)[0] == pytest.approx(float(np.dot(big_a, big_b)), rel=1e-9)
+    assert workers.pool(2, region, weighted_total) is not big
+
+
+def test_an_error_in_a_worker_is_raised_in_the_parent_and_the_pool_stays_usable():
+    a, b = _vectors(100)
+    pool = workers.pool(1, workers.region_bytes([a, b]), weighted_total)
+    pool.submit(0, [a, b], {"scale": -1.0})
+    with pytest.raises(RuntimeError, match="ValueError: negative scale -1.0"):
+        pool.result(0)
+    pool.submit(0, [a, b], {"scale": 1.0})
+    assert pool.result(0)[0] == pytest.approx(float(np.dot(a, b)))
+
+
+def test_a_killed_worker_is_reported_and_replaced_on_the_next_call():
+    a, b = _vectors(100)
+    pool = workers.pool(1, workers.region_bytes([a, b]), weighted_total)
+    os.kill(pool.processes[0].pid, signal.SIGKILL)
+    pool.processes[0].join(timeout=10)
+    with pytest.raises(RuntimeError, match="ended unexpectedly .exit code -9"):
+        pool.submit(0, [a, b], {"scale": 1.0})
+        pool.result(0)
+    fresh = workers.pool(1, workers.region_bytes([a, b]), weighted_total)
+    assert fresh is not pool
+    fresh.submit(0, [a, b], {"scale": 1.0})
+    assert fresh.result(0)[0] == pytest.approx(float(np.dot(a, b)))
+
+
+def test_close_stops_the_workers():
+    a, b = _vectors(100)
+    pool = workers.pool(2, workers.region_bytes([a, b]), weighted_total)
+    workers.close()
+    assert not any(process.is_alive() for process in pool.processes)
+
+
+def test_workers_exit_when_their_parent_is_killed(tmp_path):
+    """A killed parent (no atexit) must not leave its workers waiting for ever."""
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import os, signal, sys\n"
+        "import numpy as np\n"
+        "from hardpos.pass_score import workers\n"
+        "def work(values):\n"
+        "    return float(values.sum())\n"
+        "pool = workers.pool(2, 1024, work)\n"
+        "print(*(p.pid for p in pool.processes), flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == -signal.SIGKILL, run.stderr
+    pids = [int(pid) for pid in run.stdout.split()]
+    assert len(pids) == 2
+    deadline = time.monotonic() + 20
+    while any(_running(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_running(pid) for pid in pids)
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (not gone, not a zombie)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
