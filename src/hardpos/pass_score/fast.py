@@ -25,16 +25,16 @@ def warp_back(images: torch.Tensor, homographies: torch.Tensor) -> torch.Tensor:
     bilinear with a zero border, as ``warpPerspective(INTER_LINEAR | WARP_INVERSE_MAP)``."""
     b, _, height, width = images.shape
     opts = {"device": images.device, "dtype": images.dtype}
-    h = homographies.to(**opts)
+    h = homographies.to(**opts).permute(1, 2, 0)  # [row, column, B]
     xs, ys = torch.arange(width, **opts), torch.arange(height, **opts)
-    # (H c) for all pixels as a sum of a row part and a column part: [B, 3, H, W]
-    proj = (h[:, :, 0, None] * xs + h[:, :, 2, None])[:, :, None, :] + (h[:, :, 1, None] * ys)[
-        :, :, :, None
-    ]
-    scale = torch.tensor([2.0 / (width - 1), 2.0 / (height - 1)], **opts).view(1, 2, 1, 1)
-    grid = (proj[:, :2] / proj[:, 2:] * scale - 1.0).permute(0, 2, 3, 1)
+    # (H c) for all pixels as a sum of a column part and a row part: [3, B, H, W]
+    along_x = h[:, 0, :, None] * xs + h[:, 2, :, None]
+    proj = along_x[:, :, None, :] + (h[:, 1, :, None] * ys)[:, :, :, None]
+    grid = proj[:2] / proj[2]  # planar [2, B, H, W]; grid_sample reads it through strides
+    for axis, size in enumerate((width, height)):
+        grid[axis].mul_(2.0 / (size - 1)).sub_(1.0)
     return F.grid_sample(
-        images, grid.contiguous(), mode="bilinear", padding_mode="zeros", align_corners=True
+        images, grid.permute(1, 2, 3, 0), mode="bilinear", padding_mode="zeros", align_corners=True
     )
 
 

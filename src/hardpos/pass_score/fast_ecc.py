@@ -83,12 +83,8 @@ class _Workspace:
         self.xs, self.ys = xs[0], ys[:, 0]
         self.coords = coords  # [3, P]: x, y, 1
         self.moments = torch.stack([coords[i] * coords[j] for i, j in _MOMENT_PAIRS])
-        scale = torch.tensor([2.0 / (width - 1), 2.0 / (height - 1)], **opts)
-        self.grid_scale = scale.view(2, 1, 1)
-        self.grid_offset = torch.full((2, 1, 1), -1.0, **opts)
-        # the nearest source pixel exists <=> -0.5 <= u < W - 0.5 (and likewise v)
-        self.low = torch.full((2, 1, 1), -0.5, **opts)
-        self.high = torch.tensor([width - 0.5, height - 0.5], **opts).view(2, 1, 1)
+        # per axis (u, then v): its size, and the scale to grid_sample's [-1, 1]
+        self.axes = [(width, 2.0 / (width - 1)), (height, 2.0 / (height - 1))]
         self._views: dict[int, dict[str, torch.Tensor]] = {}
 
     def views(self, n: int) -> dict[str, torch.Tensor]:
@@ -103,7 +99,6 @@ class _Workspace:
             "q": (_ROWS, n, n_pix),
             "proj": (3, n, n_pix),
             "uv": (2, n, n_pix),
-            "grid": (n, n_pix, 2),
             "planar": (2, n, n_pix),
             "source": (n, 3, n_pix),
             "template": (1, n, n_pix),
@@ -155,17 +150,22 @@ def _resample(source, warp, ws: _Workspace, v: dict):
     torch.add(along_x[:, :, None, :], along_y[:, :, :, None], out=proj.view(3, n, height, width))
     inv_w = proj[2].reciprocal()
     torch.mul(proj[:2], inv_w, out=uv)
-    planar, grid = v["planar"], v["grid"]
-    torch.addcmul(ws.grid_offset, uv, ws.grid_scale, out=planar)
-    grid.copy_(planar.permute(1, 2, 0))
+    # Scalar operands per axis: a broadcast [2, 1, 1] operand sends torch down a slow
+    # path (clamp and addcmul took 4x to 8x longer), and grid_sample reads the grid
+    # through strides, so the planar buffer serves as its [n, H, W, 2] grid uncopied.
+    planar = v["planar"]
+    for axis, (_size, scale) in enumerate(ws.axes):
+        torch.mul(uv[axis], scale, out=planar[axis]).sub_(1.0)
     warped = F.grid_sample(
         source,
-        grid.view(n, height, width, 2),
+        planar.view(2, n, height, width).permute(1, 2, 3, 0),
         mode="bilinear",
         padding_mode="zeros",
         align_corners=True,
     ).view(n, 3, -1)
-    torch.clamp(uv, ws.low, ws.high, out=planar)
+    # the nearest source pixel exists <=> -0.5 <= u <= W - 0.5 (and likewise v)
+    for axis, (size, _scale) in enumerate(ws.axes):
+        torch.clamp(uv[axis], -0.5, size - 0.5, out=planar[axis])
     torch.eq(planar, uv, out=planar)  # 1.0 where inside, per coordinate
     torch.mul(planar[0], planar[1], out=q[_M])
     return uv, inv_w, warped
