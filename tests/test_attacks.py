@@ -489,6 +489,38 @@ def test_cli_writes_images_and_table(tmp_path, capsys):
     assert "unknown method 'pgd'" in capsys.readouterr().err
 
 
+@pytest.mark.filterwarnings("error::UserWarning")  # no tensor over the read-only map
+def test_streamed_generation_equals_generate_in_memory(tmp_path, monkeypatch):
+    """The stage writes each chunk as it is made; the file and table are generate's."""
+    import hardpos.attacks.api
+    from hardpos.data import save_dataset
+    from hardpos.io import load_images, load_table, save_table
+    from hardpos.models import load_model, save_model
+    from hardpos.stages.generation import generate_adversarials
+
+    save_model(tmp_path / "net.pt", LeNet(seed=5).eval(), {"seed": 5})
+    model = load_model(tmp_path / "net.pt")
+    images = (np.random.default_rng(2).random((40, 28, 28)) ** 3 * 255).astype(np.uint8)
+    labels = own_labels(model.double(), images)
+    labels[[3, 17, 18]] = (labels[[3, 17, 18]] + 1) % 10  # sources that are not attacked
+    save_dataset(tmp_path / "set.npz", images, labels)
+    out = {"out_images": tmp_path / "adv.npz", "out_table": tmp_path / "table.parquet"}
+    monkeypatch.setattr(hardpos.attacks.api, "TABLE_MERGE", 3)  # tables merged on the way
+    generate_adversarials(
+        model=tmp_path / "net.pt", dataset=tmp_path / "set.npz", family="hc-d", k=2,
+        factors=[1.0, 1.1], limit=None, net=3, batch_size=7, device="cpu", **out,
+    )  # fmt: skip
+    # batch_size 7 over 2 directions: 3 sources per chunk, 14 chunks
+    adv, table = generate(load_model(tmp_path / "net.pt"), images, labels, methods="hc-d-2",
+                          factors=[1.0, 1.1], batch_size=7)  # fmt: skip
+    assert len(table) == 37 * 2 * 2 and 3 not in set(table["source"])
+    np.testing.assert_array_equal(load_images(out["out_images"]), adv)
+    save_table(tmp_path / "expected.parquet", table.assign(net=3))
+    pd.testing.assert_frame_equal(
+        load_table(out["out_table"]), load_table(tmp_path / "expected.parquet")
+    )
+
+
 def test_generate_works_inside_inference_mode(lenet64, digits):
     images, labels = digits
     with torch.inference_mode():

@@ -243,6 +243,31 @@ def test_fine_tuning_resumed_from_a_checkpoint_ends_with_the_same_weights(tmp_pa
     assert not torch.equal(start.net.fc.weight, whole.net.fc.weight)
 
 
+def test_fine_tuning_on_added_image_files_equals_fine_tuning_on_the_array(tmp_path):
+    """Added images read per item from memory-mapped files (split over two files, in
+    DataLoader worker processes) give the same batches and weights as one array."""
+    from hardpos.data import save_dataset
+    from hardpos.io import ImageStack
+
+    index = scan_split(_tree(tmp_path / "tree"), "train", resize=36, crop=32)
+    added = np.random.default_rng(1).integers(0, 256, (5, 3, 32, 32), dtype=np.uint8)
+    added_labels = np.array([0, 1, 2, 0, 1])
+    save_dataset(tmp_path / "a.npz", added[:2], added_labels[:2])
+    save_dataset(tmp_path / "b.npz", added[2:], added_labels[2:])
+    files = ImageStack([tmp_path / "a.npz", tmp_path / "b.npz"], shape=(3, 32, 32))
+    solver = FinetuneSolver(base_lr=0.01, batch_size=4, lr_policy="fixed")
+
+    def run(images, workers):
+        torch.manual_seed(0)
+        model = ImageNetClassifier("googlenet", 3)
+        return finetune(model, index, images, added_labels, seed=3, iterations=3,
+                        solver=solver, extra_fraction=0.25, workers=workers)  # fmt: skip
+
+    in_memory, from_files = run(added, 0), run(files, 2)
+    for a, b in zip(in_memory.state_dict().values(), from_files.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+
+
 def test_pass_scores_colour_crops_of_the_attacks(tmp_path):
     """generate and PASS run unchanged on the colour crops of an ImageNet network."""
     from hardpos.attacks import generate

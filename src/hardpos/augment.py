@@ -344,9 +344,10 @@ def generate_to_file(
 
     ``mnist_train`` is a dataset ``.npz`` written by :func:`hardpos.data.save_dataset`;
     images are generated ``chunk`` at a time by :func:`infimnist_style` (the result does
-    not depend on ``chunk``) and saved atomically with ``save_dataset``.
+    not depend on ``chunk``) and written as they are made (one chunk in memory), atomically.
     """
-    from hardpos.data import load_dataset, save_dataset
+    from hardpos.data import load_dataset
+    from hardpos.io import image_writer
 
     _check_count("count", count, 0)
     _check_count("chunk", chunk, 1)
@@ -360,18 +361,13 @@ def generate_to_file(
         seed,
         options or "default",
     )
-    out_images = np.empty((count, *images.shape[1:]), dtype=np.uint8)
-    out_labels = np.empty(count, dtype=np.int64)
     began = time.perf_counter()
-    for first in range(0, count, chunk):
-        n = min(chunk, count - first)
-        block = slice(first, first + n)
-        out_images[block], out_labels[block] = infimnist_style(
-            images, labels, n, seed=seed, start=first, **options
-        )
-        elapsed = time.perf_counter() - began
-        log.info(
-            "%d / %d images (%.0f images/s)", first + n, count, (first + n) / max(elapsed, 1e-9)
-        )
-    save_dataset(out, out_images, out_labels)
+    with image_writer(out, images.shape[1:], labels=True, count=count) as writer:
+        for first in range(0, count, chunk):
+            n = min(chunk, count - first)
+            writer.append(*infimnist_style(images, labels, n, seed=seed, start=first, **options))
+            elapsed = time.perf_counter() - began
+            log.info(
+                "%d / %d images (%.0f images/s)", first + n, count, (first + n) / max(elapsed, 1e-9)
+            )
     log.info("wrote %s", out)

@@ -127,28 +127,26 @@ def write_idx(path: str | os.PathLike, array: np.ndarray, *, compress: bool = Tr
 
 
 def save_dataset(path: str | os.PathLike, images: np.ndarray, labels: np.ndarray) -> None:
-    """Save images (uint8) and labels (int64) together in one compressed .npz, atomically."""
-    from hardpos.io import atomic_path
+    """Save images (uint8) and labels (int64) together in one .npz, atomically; the images
+    are stored uncompressed so :func:`load_dataset` can memory-map them."""
+    from hardpos.io import image_writer
 
     if len(images) != len(labels):
         raise DataError(f"{path}: {len(images)} images but {len(labels)} labels")
-    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        np.savez_compressed(
-            handle,
-            images=np.ascontiguousarray(images, dtype=np.uint8),
-            labels=np.asarray(labels, dtype=np.int64),
-        )
+    images = np.asarray(images, dtype=np.uint8)
+    with image_writer(path, images.shape[1:], labels=True, count=len(images)) as out:
+        out.append(images, labels)
 
 
-def load_dataset(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
-    """Load ``(images, labels)`` written by :func:`save_dataset`."""
-    try:
-        with np.load(path) as archive:
-            return archive["images"], archive["labels"]
-    except FileNotFoundError:
-        raise DataError(f"{path}: dataset file not found") from None
-    except (KeyError, ValueError, OSError) as exc:
-        raise DataError(f"{path}: not a dataset written by hardpos ({exc})") from None
+def load_dataset(path: str | os.PathLike, *, mmap: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Load ``(images, labels)`` written by :func:`save_dataset` (or any .npz holding both).
+
+    With ``mmap`` the images are memory-mapped when stored uncompressed (see
+    :func:`hardpos.io.load_array`): only the images a caller indexes are read.
+    """
+    from hardpos.io import load_array
+
+    return load_array(path, "images", mmap=mmap), load_array(path, "labels", mmap=False)
 
 
 def is_image_index(path: str | os.PathLike) -> bool:

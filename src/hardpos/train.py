@@ -156,7 +156,10 @@ def _resume(
 
 
 def _prepare_images(images: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """uint8 ``[N, 28, 28]`` or ``[N, 1, 28, 28]`` -> uint8 tensor ``[N, 1, 28, 28]``."""
+    """uint8 ``[N, 28, 28]`` or ``[N, 1, 28, 28]`` -> uint8 tensor ``[N, 1, 28, 28]``
+    (read into memory: a read-only memory map cannot back a tensor)."""
+    if not isinstance(images, torch.Tensor) and not np.asarray(images).flags.writeable:
+        images = np.array(images)
     x = torch.as_tensor(np.asarray(images))
     if x.dtype != torch.uint8:
         raise InputError(f"training images must be uint8 in [0, 255], got {x.dtype}")

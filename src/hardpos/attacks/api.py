@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -32,6 +34,8 @@ from hardpos.errors import InputError
 log = logging.getLogger(__name__)
 
 CPU_FORWARD_BATCH = 256
+# generate_to_files merges its chunks' tables every this many chunks
+TABLE_MERGE = 64
 
 # column -> dtype of the table returned by generate
 COLUMNS: dict[str, str] = {
@@ -70,11 +74,28 @@ def _check_factors(factors: Iterable[float]) -> list[float]:
     return list(dict.fromkeys(values))
 
 
-def _check_inputs(images, labels) -> tuple[torch.Tensor, torch.Tensor]:
+def _nchw(images: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
+    """``images`` as ``[N, C, H, W]`` without a copy: a (read-only) memory map stays one,
+    and each chunk is copied into a tensor when it is attacked (:func:`_chunk`)."""
+    if isinstance(images, torch.Tensor):
+        return as_nchw(images)
+    x = np.asarray(images)
+    x = x[:, None] if x.ndim == 3 else x
+    if x.ndim != 4:
+        raise InputError(f"images must be [N, H, W] or [N, C, H, W]; got shape {x.shape}")
+    return x
+
+
+def _chunk(x: np.ndarray | torch.Tensor, begin: int, end: int) -> torch.Tensor:
+    part = x[begin:end]
+    return part if isinstance(part, torch.Tensor) else torch.from_numpy(np.array(part))
+
+
+def _check_inputs(images, labels) -> tuple[np.ndarray | torch.Tensor, torch.Tensor]:
     if not isinstance(images, np.ndarray | torch.Tensor):
         raise InputError(f"images must be a uint8 array; got {type(images).__name__}")
-    x = as_nchw(images)
-    if x.dtype != torch.uint8:
+    x = _nchw(images)
+    if x.dtype not in (np.uint8, torch.uint8):
         raise InputError(f"images must be uint8 pixel values in [0, 255]; got {x.dtype}")
     y = torch.as_tensor(np.asarray(labels))
     if y.ndim != 1 or len(y) != len(x):
@@ -84,7 +105,7 @@ def _check_inputs(images, labels) -> tuple[torch.Tensor, torch.Tensor]:
         )
     if y.is_floating_point() or y.dtype == torch.bool or y.is_complex():
         raise InputError(f"labels must be integers; got {y.dtype}")
-    if x.shape[1:].numel() == 0:
+    if math.prod(x.shape[1:]) == 0:
         raise InputError(f"images have no pixels: shape {tuple(x.shape)}")
     return x, y.to(torch.int64)
 
@@ -155,6 +176,68 @@ def generate(
         ``factor != 1`` ``success`` means the scaled image is still misclassified
         (``reason`` ``not_misclassified`` otherwise).
     """
+    pieces = list(
+        iter_generate(
+            model, images, labels, methods=methods, factors=factors, batch_size=batch_size,
+            device=device, forward_batch=forward_batch, max_scale=max_scale, start=start,
+            min_growth=min_growth, max_growth=max_growth, overshoot=overshoot,
+        )
+    )  # fmt: skip
+    if not any(len(table) for _, table in pieces):
+        shape = tuple(_nchw(images).shape[1:])
+        return np.zeros((0, *shape), dtype=np.uint8), empty_table()
+    images_out = np.concatenate([adv for adv, _ in pieces])
+    table = pd.concat([table for _, table in pieces if len(table)], ignore_index=True)
+    return images_out, table.astype(COLUMNS)
+
+
+def iter_generate(
+    model: torch.nn.Module,
+    images: np.ndarray | torch.Tensor,
+    labels: np.ndarray | torch.Tensor,
+    **options,
+) -> Iterator[tuple[np.ndarray, pd.DataFrame]]:
+    """:func:`generate` one chunk of source images at a time, for sets that do not fit in
+    memory: yields each chunk's images and table (``source`` indexing all of ``images``,
+    columns :data:`COLUMNS`). A chunk is ``batch_size // directions`` sources, the same
+    chunks :func:`generate` attacks, so the pieces concatenated are exactly its result.
+
+    ``options`` are :func:`generate`'s keywords. They are checked at the call; ``images``
+    may be a memory map, of which only the current chunk is read.
+    """
+    run = _prepare(model, images, labels, **options)
+    return _iterate(model, run)
+
+
+@dataclass(frozen=True)
+class _Run:
+    """A checked :func:`generate` call: inputs, directions, factors and search settings."""
+
+    x: np.ndarray | torch.Tensor  # [N, C, H, W]; numpy (a memory map) is read per chunk
+    y: torch.Tensor
+    directions: list[Direction]
+    factors: list[float]
+    options: SearchOptions
+    chunk: int
+    forward_batch: int
+
+
+def _prepare(
+    model: torch.nn.Module,
+    images,
+    labels,
+    *,
+    methods: str | Sequence[str] = ("fgs", "fgv", "hc-d-9"),
+    factors: Sequence[float] = (1.0,),
+    batch_size: int = 4096,
+    device: torch.device | str | None = None,
+    forward_batch: int | None = None,
+    max_scale: float = 255.0,
+    start: float = 16.0,
+    min_growth: float = 1.0,
+    max_growth: float = 8.0,
+    overshoot: float = 1.1,
+) -> _Run:
     directions = parse_methods(methods)
     factor_list = _check_factors(factors)
     options = SearchOptions(
@@ -178,29 +261,33 @@ def generate(
     if forward_batch is None:
         on_cpu = model_device(model).type == "cpu"
         forward_batch = CPU_FORWARD_BATCH if on_cpu else int(batch_size)
-    n, shape = len(x_all), tuple(x_all.shape[1:])
-    chunk = max(1, int(batch_size) // len(directions))
-    images_out: list[np.ndarray] = []
-    tables: list[pd.DataFrame] = []
+    return _Run(
+        x=x_all,
+        y=y_all,
+        directions=directions,
+        factors=factor_list,
+        options=options,
+        chunk=max(1, int(batch_size) // len(directions)),
+        forward_batch=int(forward_batch),
+    )
+
+
+def _iterate(model: torch.nn.Module, run: _Run) -> Iterator[tuple[np.ndarray, pd.DataFrame]]:
+    n = len(run.x)
     with _eval_mode(model):
-        for begin in range(0, n, chunk):
+        for begin in range(0, n, run.chunk):
             adv, table = _generate_chunk(
                 model,
-                x_all[begin : begin + chunk],
-                y_all[begin : begin + chunk],
-                directions,
-                factor_list,
-                options,
+                _chunk(run.x, begin, begin + run.chunk),
+                run.y[begin : begin + run.chunk],
+                run.directions,
+                run.factors,
+                run.options,
                 offset=begin,
-                forward_batch=int(forward_batch),
+                forward_batch=run.forward_batch,
             )
-            images_out.append(adv)
-            tables.append(table)
-            log.info("attacked images %d..%d of %d", begin, min(n, begin + chunk), n)
-    if not tables or sum(len(t) for t in tables) == 0:
-        return np.zeros((0, *shape), dtype=np.uint8), empty_table()
-    table = pd.concat([t for t in tables if len(t)], ignore_index=True)
-    return np.concatenate(images_out), table.astype(COLUMNS)
+            log.info("attacked images %d..%d of %d", begin, min(n, begin + run.chunk), n)
+            yield adv, table.astype(COLUMNS)
 
 
 def _generate_chunk(
@@ -354,26 +441,34 @@ def generate_to_files(
     out_table: str | os.PathLike,
     device: str | torch.device | None = "auto",
     batch_size: int = 4096,
+    columns: dict[str, object] | None = None,
     **search: float,
 ) -> pd.DataFrame:
     """Load a model saved by :func:`hardpos.models.save_model`, :func:`generate`, and write
-    the images (``hardpos.io.save_images``) and the table (Parquet), atomically."""
+    the images (:func:`hardpos.io.image_writer`, one chunk at a time: memory does not grow
+    with the number of images) and the table (Parquet, with the constant ``columns``
+    added, e.g. the net), atomically. Returns the table."""
     from hardpos.device import pick_device
-    from hardpos.io import save_images, save_table
+    from hardpos.io import image_writer, save_table
     from hardpos.models import load_model
 
     dev = pick_device(None if device is None else str(device))
     model = load_model(model_path, dev)
-    adv, table = generate(
-        model,
-        images,
-        labels,
-        methods=methods,
-        factors=factors,
-        batch_size=batch_size,
-        device=dev,
-        **search,
-    )
-    save_images(out_images, adv)
+    pieces = iter_generate(
+        model, images, labels, methods=methods, factors=factors, batch_size=batch_size,
+        device=dev, **search,
+    )  # fmt: skip
+    tables: list[pd.DataFrame] = []
+    with image_writer(out_images, _nchw(images).shape[1:]) as out:
+        for adv, table in pieces:
+            out.append(adv)
+            if len(table):
+                tables.append(table)
+            if len(tables) == TABLE_MERGE:  # a frame costs ~30 KB beyond its rows
+                tables = [pd.concat(tables, ignore_index=True)]
+    table = pd.concat(tables, ignore_index=True) if tables else empty_table()
+    del tables
+    for name, value in (columns or {}).items():
+        table[name] = value
     save_table(out_table, table)
     return table

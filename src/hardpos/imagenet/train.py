@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from hardpos.errors import InputError, ModelError
 from hardpos.imagenet.data import CropDataset, iterate_crops
 from hardpos.imagenet.models import ImageNetClassifier
-from hardpos.io import atomic_path
+from hardpos.io import ImageStack, atomic_path
 from hardpos.train import BatchOrder, MixedBatchOrder, caffe_sgd_step
 
 log = logging.getLogger(__name__)
@@ -66,11 +66,19 @@ class FinetuneSolver:
 
 
 class MixedSet(torch.utils.data.Dataset):
-    """The original crops (decoded on demand) followed by added uint8 images in memory."""
+    """The original crops (decoded on demand) followed by the added uint8 images.
 
-    def __init__(self, original: CropDataset, images: np.ndarray, labels: np.ndarray) -> None:
+    ``images`` is an array ``[M, 3, c, c]`` or an :class:`~hardpos.io.ImageStack` of files
+    (memory-mapped, so each item reads one image and DataLoader workers share the pages).
+    """
+
+    def __init__(
+        self, original: CropDataset, images: np.ndarray | ImageStack, labels: np.ndarray
+    ) -> None:
         self.original = original
-        self.images = torch.from_numpy(np.ascontiguousarray(images, dtype=np.uint8))
+        if not isinstance(images, ImageStack):
+            images = np.asarray(images, dtype=np.uint8)
+        self.images = images
         self.labels = torch.as_tensor(np.asarray(labels), dtype=torch.int64)
         self.n_original = len(original)
 
@@ -80,7 +88,8 @@ class MixedSet(torch.utils.data.Dataset):
     def __getitem__(self, i: int):
         if i < self.n_original:
             return self.original[i]
-        return self.images[i - self.n_original], int(self.labels[i - self.n_original])
+        j = i - self.n_original
+        return torch.from_numpy(np.array(self.images[j], dtype=np.uint8)), int(self.labels[j])
 
 
 class _Batches(torch.utils.data.Sampler):
@@ -122,7 +131,7 @@ def _resume(path, model: ImageNetClassifier, identity: dict, device):
 def finetune(
     model: ImageNetClassifier,
     original: pd.DataFrame,
-    added_images: np.ndarray,
+    added_images: np.ndarray | ImageStack,
     added_labels: np.ndarray,
     *,
     seed: int,
@@ -136,13 +145,17 @@ def finetune(
     progress: Callable[[int, float, float], None] | None = None,
 ) -> ImageNetClassifier:
     """Fine-tune ``model`` for ``iterations`` SGD steps on the crops of the index
-    ``original`` plus ``added_images`` (uint8 ``[M, 3, c, c]``, their true labels).
+    ``original`` plus ``added_images`` (uint8 ``[M, 3, c, c]``, or an
+    :class:`~hardpos.io.ImageStack` of image files: read an image at a time) with their
+    true labels.
 
     ``checkpoint`` is written every ``checkpoint_every`` iterations and resumed from when
     it exists (and was written by the same kind of run). Returns the model in eval mode.
     """
     device = torch.device(device)
     data = MixedSet(CropDataset(original), added_images, added_labels)
+    if len(data.labels) != len(data.images):
+        raise InputError(f"{len(data.images)} added images but {len(data.labels)} labels")
     if len(data.labels) and int(data.labels.max()) >= model.num_classes:
         raise InputError(f"label {int(data.labels.max())} beyond the model's classes")
     n_extra = len(data.images)
@@ -229,7 +242,6 @@ def topk_errors(
     }
 
 
-@torch.no_grad()
 def select_correct(
     model: torch.nn.Module,
     index: pd.DataFrame,
@@ -244,8 +256,31 @@ def select_correct(
     Returns uint8 crops ``[M, 3, c, c]``, labels ``[M]`` and their rows in the index. A
     class with fewer correctly classified images gives what it has (logged).
     """
-    model = model.to(device).eval()
-    images, labels, rows = [], [], []
+    parts = list(iter_correct(model, index, per_class=per_class, batch_size=batch_size,
+                              workers=workers, device=device))  # fmt: skip
+    images, labels, rows = zip(*parts, strict=True)
+    return np.concatenate(images), np.concatenate(labels), np.concatenate(rows)
+
+
+def iter_correct(
+    model: torch.nn.Module,
+    index: pd.DataFrame,
+    *,
+    per_class: int,
+    batch_size: int = 100,
+    workers: int = 0,
+    device: torch.device | str = "cpu",
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """:func:`select_correct` a batch at a time: yields (crops, labels, index rows) of each
+    batch's picks, so a caller can write them out and hold one batch."""
+    if len(index) == 0:
+        raise InputError("the index is empty: no image to select")
+    return _correct_batches(model.to(device).eval(), index, per_class, batch_size, workers,
+                            device)  # fmt: skip
+
+
+@torch.no_grad()
+def _correct_batches(model, index, per_class, batch_size, workers, device):
     for label, group in index.groupby("label", sort=True):
         taken = 0
         for begin in range(0, len(group), batch_size):
@@ -254,14 +289,9 @@ def select_correct(
             x, y = next(iter(loader))
             ok = (model.logits(x.to(device).float()).argmax(1).cpu() == y).numpy()
             pick = np.flatnonzero(ok)[: per_class - taken]
-            images.append(x.numpy()[pick])
-            labels.append(y.numpy()[pick])
-            rows.append(chunk.index.to_numpy()[pick])
+            yield x.numpy()[pick], y.numpy()[pick], chunk.index.to_numpy()[pick]
             taken += len(pick)
             if taken >= per_class:
                 break
         if taken < per_class:
             log.warning("class %s: only %d correctly classified images", label, taken)
-    if not images:
-        raise InputError("the index is empty: no image to select")
-    return np.concatenate(images), np.concatenate(labels), np.concatenate(rows)

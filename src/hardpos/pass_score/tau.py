@@ -45,7 +45,9 @@ def score_generated(
     (``[N, C, H, W]``, or ``[N, H, W]`` for greyscale). Every row is scored, also those
     whose attack failed: they are images all the same. Pairs go through
     :func:`pass_score` ``batch_size`` at a time to bound memory; ``backend``, ``device``
-    and ``ecc_options`` are passed on.
+    and ``ecc_options`` are passed on. Both image arrays may be memory maps
+    (:func:`hardpos.io.load_images`): only each batch's images are read, so memory is set
+    by ``batch_size``, not by the number of images.
     """
     adv_images = np.asarray(adv_images)
     orig_images = np.asarray(orig_images)

@@ -9,25 +9,35 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from hardpos.data import save_dataset
 from hardpos.errors import DataError
-from hardpos.io import load_images, load_table, save_table, write_json
+from hardpos.io import ImageStack, copy_images, load_table, save_table, write_json
 from hardpos.recipes import Recipe, pass_buckets, recipe_mask, sample_heldout, type_names
 
 log = logging.getLogger(__name__)
 
 
-def _load_generated(images: str | os.PathLike, table: str | os.PathLike):
-    adv = load_images(images)
-    rows = load_table(table)
-    if len(adv) != len(rows):
-        raise DataError(f"{images} has {len(adv)} images but {table} has {len(rows)} rows")
-    return adv.reshape(len(adv), -1, *adv.shape[-2:]), rows
+def _load_generated(pairs: Sequence[tuple[str | os.PathLike, str | os.PathLike]]):
+    """Generated (images, table) files as one memory-mapped :class:`ImageStack` and one
+    table; each file's image count is checked against its table."""
+    stack = ImageStack([images for images, _ in pairs])
+    tables = []
+    for (images, table), size in zip(pairs, stack.sizes, strict=True):
+        rows = load_table(table)
+        if len(rows) != size:
+            raise DataError(f"{images} has {size} images but {table} has {len(rows)} rows")
+        tables.append(rows)
+    return stack, pd.concat(tables, ignore_index=True)
 
 
-def _write_subset(out: str | os.PathLike, adv: np.ndarray, rows: pd.DataFrame, summary: dict):
-    """Save the chosen images with their true labels, and a JSON summary beside them."""
-    save_dataset(out, adv[:, 0] if adv.shape[1] == 1 else adv, rows["label"].to_numpy())
+def _write_subset(
+    out: str | os.PathLike, adv: ImageStack | None, chosen: np.ndarray, rows: pd.DataFrame,
+    summary: dict,
+) -> None:  # fmt: skip
+    """Save the chosen images with their true labels (a bounded chunk at a time; greyscale
+    as ``[N, H, W]``), and a JSON summary beside them."""
+    item = (1, 28, 28) if adv is None else adv.shape[1:]
+    copy_images(out, adv, chosen, rows["label"].to_numpy(),
+                shape=item[1:] if item[0] == 1 else item)  # fmt: skip
     counts = type_names(rows).value_counts().sort_index() if len(rows) else pd.Series(dtype=int)
     summary = {
         **summary,
@@ -49,13 +59,14 @@ def build_trainset(
 ) -> None:
     """The recipe's images from this net's generated (and PASS-scored) training-split set."""
     if not recipe.adversarial:
-        adv, rows = np.zeros((0, 1, 28, 28), np.uint8), pd.DataFrame({"label": []}, dtype=int)
+        adv, rows = None, pd.DataFrame({"label": []}, dtype=int)
+        chosen = np.zeros(0, np.int64)
     else:
-        adv, rows = _load_generated(images, table)
-        keep = recipe_mask(recipe, rows).to_numpy()
-        adv, rows = adv[keep], rows[keep]
+        adv, rows = _load_generated([(images, table)])
+        chosen = np.flatnonzero(recipe_mask(recipe, rows).to_numpy())
+        rows = rows.iloc[chosen]
     log.info("recipe %s on net %s: %d images", recipe.name, net, len(rows))
-    _write_subset(out, adv, rows, {"recipe": recipe.name, "net": net, "tau": recipe.tau})
+    _write_subset(out, adv, chosen, rows, {"recipe": recipe.name, "net": net, "tau": recipe.tau})
 
 
 def build_buckets(
@@ -72,13 +83,13 @@ def build_buckets(
     outs: dict[str, str | os.PathLike],
 ) -> None:
     """One training set per PASS range, equal in size (Figure 6)."""
-    adv, rows = _load_generated(images, table)
+    adv, rows = _load_generated([(images, table)])
     buckets = pass_buckets(
         rows, method=method, k=k, factors=factors, edges=edges, per_bucket=per_bucket, seed=seed
     )
     for name, chosen in buckets.items():
         log.info("bucket %s on net %d: %d images", name, net, len(chosen))
-        _write_subset(outs[name], adv[chosen], rows.iloc[chosen], {"recipe": name, "net": net})
+        _write_subset(outs[name], adv, chosen, rows.iloc[chosen], {"recipe": name, "net": net})
 
 
 def build_heldout(
@@ -94,20 +105,18 @@ def build_heldout(
 
     ``generated`` maps a base net to its (images, table) pairs on the test split.
     """
-    arrays, tables = {}, {}
+    tables, stacks = {}, []
     for net, pairs in generated.items():
-        loaded = [_load_generated(images, table) for images, table in pairs]
-        arrays[net] = np.concatenate([a for a, _ in loaded])
-        table = pd.concat([t for _, t in loaded], ignore_index=True)
-        table["row"] = np.arange(len(table))
+        stack, table = _load_generated(pairs)
+        # "row" locates an image in the stack of all nets' files, in this order
+        table["row"] = sum(len(other) for other in stacks) + np.arange(len(table))
         tables[net] = table
+        stacks.append(stack)
     chosen = sample_heldout(tables, types=types, per_type=per_type, seed=seed)
-    images = np.stack(
-        [arrays[net][row] for net, row in zip(chosen["net"], chosen["row"], strict=True)]
-    )
-    save_dataset(
-        out_set, images[:, 0] if images.shape[1] == 1 else images, chosen["label"].to_numpy()
-    )
+    images = ImageStack([path for stack in stacks for path in stack.paths])
+    item = images.shape[1:]
+    copy_images(out_set, images, chosen["row"].to_numpy(), chosen["label"].to_numpy(),
+                shape=item[1:] if item[0] == 1 else item)  # fmt: skip
     save_table(out_table, chosen.drop(columns=["row"]))
     counts = chosen["type"].value_counts()
     log.info(

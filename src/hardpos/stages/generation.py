@@ -7,8 +7,7 @@ import os
 
 from hardpos.data import load_dataset
 from hardpos.device import describe, pick_device
-from hardpos.io import load_images, load_table, save_images, save_table
-from hardpos.models import load_model
+from hardpos.io import load_images, load_table, save_table
 from hardpos.recipes import method_argument
 
 log = logging.getLogger(__name__)
@@ -32,9 +31,11 @@ def generate_adversarials(
     """Minimal adversarials and hard positives of ``family`` (ranks 1..k) for one base net.
 
     ``limit`` keeps the first images of the split (smaller runs). The table's ``source``
-    indexes the split, ``net`` names the base net.
+    indexes the split, ``net`` names the base net. The split is memory-mapped and the
+    images are written as they are made, ``batch_size`` (image, direction) pairs at a
+    time, so memory does not grow with the split.
     """
-    from hardpos.attacks import generate
+    from hardpos.attacks import generate_to_files
 
     dev = pick_device(device)
     log.info("device: %s", describe(dev))
@@ -42,28 +43,27 @@ def generate_adversarials(
     if limit is not None:
         images, labels = images[:limit], labels[:limit]
     options = {} if max_scale is None else {"max_scale": max_scale}
-    adv, table = generate(
-        load_model(model, dev),
+    table = generate_to_files(
+        model,
         images,
         labels,
         methods=[method_argument(family, k)],
         factors=factors,
-        batch_size=batch_size,
+        out_images=out_images,
+        out_table=out_table,
         device=dev,
+        batch_size=batch_size,
+        columns={"net": net},
         **options,
     )
-    table["net"] = net
-    ok = table["success"].astype(bool)
     log.info(
         "%s on net %s: %d images, %d rows, %d successful",
         family,
         net,
         len(images),
         len(table),
-        ok.sum(),
+        table["success"].astype(bool).sum(),
     )
-    save_images(out_images, adv)
-    save_table(out_table, table)
 
 
 def score_pass(
@@ -76,7 +76,9 @@ def score_pass(
     batch_size: int,
     device: str = "auto",
 ) -> None:
-    """Add the PASS score (and whether ECC converged) to each row of a generated table."""
+    """Add the PASS score (and whether ECC converged) to each row of a generated table.
+
+    The images and the split are memory-mapped and scored ``batch_size`` pairs at a time."""
     from hardpos.pass_score import score_generated
 
     originals, _ = load_dataset(dataset)

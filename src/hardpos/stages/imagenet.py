@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from hardpos.data import load_dataset, save_dataset
+from hardpos.data import load_dataset
 from hardpos.device import describe, pick_device
 from hardpos.errors import DataError
 from hardpos.imagenet.data import CropDataset, class_names, load_crops, scan_split
@@ -32,8 +32,15 @@ from hardpos.imagenet.models import (
     load_classifier,
     save_classifier,
 )
-from hardpos.imagenet.train import FinetuneSolver, finetune, select_correct, topk_errors
-from hardpos.io import atomic_path, load_images, load_table, save_table, write_json
+from hardpos.imagenet.train import FinetuneSolver, finetune, iter_correct, topk_errors
+from hardpos.io import (
+    ImageStack,
+    atomic_path,
+    image_writer,
+    load_table,
+    save_table,
+    write_json,
+)
 from hardpos.models import load_model
 
 log = logging.getLogger(__name__)
@@ -183,13 +190,20 @@ def select_images(
     dev = pick_device(device)
     log.info("device: %s", describe(dev))
     table = _index(index)
-    images, labels, rows = select_correct(
+    crop = CropDataset(table).crop
+    selected = iter_correct(
         load_model(model, dev), table, per_class=per_class, batch_size=batch_size,
         workers=workers, device=dev,
     )  # fmt: skip
+    rows, classes = [], set()
+    with image_writer(out, (3, crop, crop), labels=True) as writer:  # one batch in memory
+        for images, labels, index_rows in selected:
+            writer.append(images, labels)
+            rows.append(index_rows)
+            classes.update(labels.tolist())
     log.info("%d correctly classified crops of %d classes (asked %d per class)",
-             len(labels), len(np.unique(labels)), per_class)  # fmt: skip
-    save_dataset(out, images, labels)
+             writer.count, len(classes), per_class)  # fmt: skip
+    rows = np.concatenate([np.zeros(0, np.int64), *rows])
     write_json(str(out) + ".json", {"rows": rows.tolist(), "per_class": per_class})
 
 
@@ -216,11 +230,12 @@ def finetune_classifier(
     dev = pick_device(device)
     log.info("device: %s", describe(dev))
     index = _index(train_index)
-    parts = [load_dataset(path) for path in added]
     crop = CropDataset(index).crop
-    images = np.concatenate([np.zeros((0, 3, crop, crop), np.uint8)]
-                            + [p[0].reshape(len(p[0]), 3, crop, crop) for p in parts])  # fmt: skip
-    labels = np.concatenate([np.zeros(0, np.int64)] + [p[1] for p in parts])
+    # the added images stay in their files (memory-mapped), read per batch
+    images = ImageStack(added, shape=(3, crop, crop))
+    labels = np.concatenate([np.zeros(0, np.int64)] + [load_dataset(p)[1] for p in added])
+    if len(labels) != len(images):
+        raise DataError(f"{list(added)}: {len(images)} images but {len(labels)} labels")
     log.info("fine-tuning on %d crops plus %d added images", len(index), len(images))
     model = load_model(init, dev)
     fields = FinetuneSolver.__dataclass_fields__
@@ -283,7 +298,7 @@ def write_figure3(
 
     panels = []
     for net, pairs in generated.items():
-        images = np.concatenate([load_images(path) for path, _ in pairs])
+        images = ImageStack([path for path, _ in pairs])  # memory-mapped, not concatenated
         table = pd.concat([load_table(path) for _, path in pairs], ignore_index=True)
         originals, _ = load_dataset(datasets[net])
         panels.append({"net": net, **pick_gallery_image(table, images, originals, types=types)})

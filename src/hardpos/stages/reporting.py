@@ -6,12 +6,11 @@ import logging
 import os
 from collections.abc import Sequence
 
-import numpy as np
 import pandas as pd
 
 from hardpos import figures, tables
 from hardpos.data import load_dataset
-from hardpos.io import load_images, load_table
+from hardpos.io import ImageStack, load_table
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +72,7 @@ def write_figure2(
     out_pdf: str,
 ) -> None:
     """A gallery of one test digit's adversarials and perturbations (Figure 2)."""
-    images = np.concatenate([load_images(path) for path, _ in generated])
+    images = ImageStack([path for path, _ in generated])  # memory-mapped, not concatenated
     table = pd.concat([load_table(path) for _, path in generated], ignore_index=True)
     originals, _ = load_dataset(dataset)
     chosen = figures.pick_gallery(table, images, originals, types=tuple(types))
