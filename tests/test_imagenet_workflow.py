@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -106,6 +107,10 @@ def test_imagenet_smoke_run_makes_the_table_and_figure_3(workdir):
     scored = pd.read_parquet(results / "adversarials/train/googlenet/hc-d/scored.parquet")
     assert scored["pass"].between(-1, 1).all() and set(scored["k"]) == {1, 2, 3}
     log = (results / "logs" / "finetune" / "HC-D-3-tau0.9-googlenet-order1.log").read_text()
-    assert "iteration 6" in log
+    assert "iteration 6" in log and "loss nan" not in log
+    tuned_weights = torch.load(
+        results / "models/finetune/HC-D-3-tau0.9/googlenet-order1.pt", weights_only=True
+    )
+    assert all(t.isfinite().all() for t in tuned_weights.values() if t.is_floating_point())
     again = snakemake(workdir, "--configfile", "config/imagenet-smoke.yaml", "-n")
     assert "Nothing to be done" in again.stdout + again.stderr

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from hardpos.errors import InputError
+from hardpos.errors import InputError, TrainingError
 from hardpos.evaluate import error_rate
 from hardpos.train import BatchOrder, Solver, caffe_sgd_step, load_checkpoint, train
 
@@ -73,6 +73,18 @@ def test_training_is_deterministic_for_a_seed():
         a.model.state_dict().items(), b.model.state_dict().values(), strict=True
     ):
         assert torch.equal(p, q), name
+
+
+def test_a_diverging_run_stops_naming_the_iteration_and_writes_no_broken_checkpoint(tmp_path):
+    images, labels = _toy_data()
+    ckpt = tmp_path / "c.pt"
+    wild = Solver(batch_size=16, base_lr=1e6)
+    with pytest.raises(
+        TrainingError, match=r"diverged by iteration 4 .*lower the solver's base_lr"
+    ):
+        train(images, labels, seed=3, iterations=8, solver=wild, checkpoint_every=4,
+              checkpoint=ckpt)  # fmt: skip
+    assert not ckpt.exists()  # nothing broken for a rerun to resume from
 
 
 def test_continuing_from_a_checkpoint_equals_one_uninterrupted_run(tmp_path):

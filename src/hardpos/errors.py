@@ -20,3 +20,8 @@ class ModelError(HardposError):
 
 class InputError(HardposError):
     """An array or argument passed to a public function has the wrong shape, type or value."""
+
+
+class TrainingError(HardposError):
+    """Training diverged (a loss or weight became NaN or infinite): a solver setting such
+    as the learning rate does not suit the network and data."""

@@ -14,6 +14,7 @@ run resumed from a checkpoint therefore sees the same batches as one never inter
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from collections.abc import Callable
@@ -194,6 +195,24 @@ def caffe_sgd_step(
             torch._foreach_sub_(p, v)
 
 
+def check_finite(
+    iteration: int, loss: torch.Tensor, params: list[torch.Tensor], lr: float
+) -> float:
+    """Raise :class:`~hardpos.errors.TrainingError` when the loss or any weight is NaN or
+    infinite. Called before each checkpoint, so a diverged run never overwrites a good
+    checkpoint and is not resumed from a broken one; the weights are checked too, since a
+    finite loss can precede the step that broke them."""
+    from hardpos.errors import TrainingError
+
+    value = float(loss.detach())
+    if math.isfinite(value) and all(bool(torch.isfinite(p).all()) for p in params):
+        return value
+    raise TrainingError(
+        f"training diverged by iteration {iteration} (loss {value}, learning rate {lr:g}): "
+        "lower the solver's base_lr; the last checkpoint, if any, is from before"
+    )
+
+
 def train(
     images: np.ndarray | torch.Tensor,
     labels: np.ndarray | torch.Tensor,
@@ -272,10 +291,11 @@ def train(
         state.iteration += 1
         at_checkpoint = state.iteration % checkpoint_every == 0 or state.iteration == iterations
         if at_checkpoint:
+            value = check_finite(state.iteration, loss, params, lr)
             if checkpoint is not None:
                 save_checkpoint(checkpoint, state, identity)
             if progress is not None:
-                progress(state.iteration, loss.item(), lr)
+                progress(state.iteration, value, lr)
     elapsed = time.perf_counter() - started
     done = state.iteration - first
     if done:

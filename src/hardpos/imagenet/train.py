@@ -28,7 +28,7 @@ from hardpos.errors import InputError, ModelError
 from hardpos.imagenet.data import CropDataset, iterate_crops
 from hardpos.imagenet.models import ImageNetClassifier
 from hardpos.io import ImageStack, atomic_path
-from hardpos.train import BatchOrder, MixedBatchOrder, caffe_sgd_step
+from hardpos.train import BatchOrder, MixedBatchOrder, caffe_sgd_step, check_finite
 
 log = logging.getLogger(__name__)
 
@@ -198,10 +198,11 @@ def finetune(
         caffe_sgd_step(params, momentum, lr_mults, solver, lr)
         iteration += 1
         if iteration % checkpoint_every == 0 or iteration == iterations:
+            value = check_finite(iteration, loss, params, lr)
             if checkpoint is not None:
                 _save(checkpoint, model, momentum, iteration, identity)
             if progress is not None:
-                progress(iteration, loss.item(), lr)
+                progress(iteration, value, lr)
     done = iteration - first
     if done:
         elapsed = time.perf_counter() - started
