@@ -4,7 +4,7 @@ Prints pairs per second of
 (a) the loop a user would write: cv2.findTransformECC + cv2.warpPerspective +
     skimage.metrics.structural_similarity (Gaussian window, sigma 1.5, population
     covariance, data range 255), one pair at a time;
-(b) ``pass_score(backend="opencv")``;
+(b) ``pass_score(backend="opencv")`` with ``--threads`` processes;
 (c) ``pass_score(backend="torch")`` on the CPU with ``--threads`` processes;
 each with its speed-up over (a) measured in the same run (best of ``--repeat`` runs,
 interleaved, so that load from other processes hits all alike), and then how well (c)
@@ -129,7 +129,7 @@ def main() -> None:
 
     rows = [
         ("(a) per-pair loop: cv2 ECC + warp + skimage SSIM", n_loop, best["loop"]),
-        ('(b) pass_score(backend="opencv")', n, best["opencv"]),
+        (f'(b) pass_score(backend="opencv"), {args.threads} processes', n, best["opencv"]),
         (f'(c) pass_score(backend="torch"), CPU, {args.threads} processes', n, best["torch"]),
         ("(c) its first call, which forks the worker processes", n, first / n),
     ]

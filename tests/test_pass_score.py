@@ -234,6 +234,8 @@ def test_unknown_backend_or_ecc_option_raises_input_error():
         pass_score(images, images, iteration=3)
     with pytest.raises(InputError, match="odd"):
         pass_score(images, images, gauss_filt_size=4)
+    with pytest.raises(InputError, match="processes must be a positive integer, got 0"):
+        pass_score(images, images, processes=0)
 
 
 # --- the fast backend -------------------------------------------------------------------
@@ -251,24 +253,41 @@ def test_fast_backend_agrees_with_opencv_on_shifted_rotated_and_noisy_digits(dig
 
 def test_fast_backend_scores_the_same_in_forked_worker_processes(digits):
     from hardpos.pass_score import fast, workers
-    from hardpos.pass_score.inputs import as_batch, to_grey
+    from hardpos.pass_score.inputs import as_batch
 
     adv, orig = perturbed_pairs(digits, 600, seed=8)
     batch = as_batch(adv, orig)
-    args = (batch.adv, batch.orig, to_grey(batch.adv), to_grey(batch.orig))
+    args = (batch.adv, batch.orig)
     ecc = {"iterations": 50, "eps": 1e-3, "gauss_filt_size": 5}
-    forked = fast.pass_scores(*args, num_threads=2, **ecc)
-    inline = fast.pass_scores(*args, num_threads=1, **ecc)
+    forked = fast.pass_scores(*args, processes=2, **ecc)
+    inline = fast.pass_scores(*args, processes=1, **ecc)
     # Other batch compositions change float32 rounding: equal but for the last digits,
     # except on the odd pair where ECC diverges and small differences grow.
     assert np.mean(np.abs(forked[0] - inline[0]) < 1e-4) >= 0.98
     assert np.mean(forked[1] == inline[1]) >= 0.99
     # the worker is kept: a second call is served by the same process, with equal results
     pids = [process.pid for process in workers._POOL.processes]
-    again = fast.pass_scores(*args, num_threads=2, **ecc)
+    again = fast.pass_scores(*args, processes=2, **ecc)
     assert [process.pid for process in workers._POOL.processes] == pids
     for first, second in zip(forked, again, strict=True):
         np.testing.assert_array_equal(first, second)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_reference_backend_gives_identical_results_in_worker_processes(digits, channels):
+    from hardpos.pass_score import workers
+
+    adv, orig = perturbed_pairs(digits, 160, seed=9)
+    if channels == 3:  # colour pairs: the digit tinted differently per channel
+        adv = np.stack([adv, adv[:, ::-1], adv.transpose(0, 2, 1)], axis=1)
+        orig = np.stack([orig, orig[:, ::-1], orig.transpose(0, 2, 1)], axis=1)
+    alone = pass_score(adv, orig, "opencv", processes=1)
+    shared = pass_score(adv, orig, "opencv", processes=2)
+    assert workers._POOL is not None and all(p.is_alive() for p in workers._POOL.processes)
+    # each pair is scored on its own by the same code: the split changes nothing
+    np.testing.assert_array_equal(shared.scores, alone.scores)
+    np.testing.assert_array_equal(shared.converged, alone.converged)
+    np.testing.assert_array_equal(shared.homographies, alone.homographies)
 
 
 @pytest.mark.parametrize("channels", [1, 3])
@@ -294,6 +313,53 @@ def test_fast_ssim_equals_the_float64_reference_in_float64_and_within_float32_ro
 def test_auto_uses_torch_for_a_large_mnist_batch_and_opencv_for_a_few_pairs(digits):
     assert pass_score(digits[:70], digits[:70], "auto").backend == "torch"
     assert pass_score(digits[:3], digits[:3], "auto").backend == "opencv"
+
+
+def test_auto_uses_torch_for_imagenet_crops_only_on_cuda_where_it_is_the_faster():
+    from hardpos.pass_score.api import _auto
+
+    assert _auto((500, 3, 224, 224), "cuda") == "torch"
+    assert _auto((500, 3, 224, 224), "cuda:1") == "torch"
+    assert _auto((500, 3, 224, 224), "cpu") == "opencv"
+    assert _auto((500, 3, 224, 224)) == "opencv"
+    assert _auto((500, 1, 28, 28), "cpu") == "torch"
+    assert _auto((500, 3, 64, 64), "cuda") == "opencv"  # not validated at this size
+
+
+def _photo_pairs(n: int, size: int = 224, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` (perturbed, original) uint8 colour crops ``[n, 3, size, size]`` of the
+    photographs scikit-image ships: shifted up to 2 pixels, rotated up to 3 degrees, with
+    noise, in turn."""
+    from skimage import data
+
+    photos = [data.astronaut(), data.coffee(), data.chelsea(), data.rocket()]
+    rng = np.random.default_rng(seed)
+    adv, orig = [], []
+    for i in range(n):
+        photo = photos[i % len(photos)]
+        top, left = (int(rng.integers(0, extent - size)) for extent in photo.shape[:2])
+        crop = photo[top : top + size, left : left + size].astype(np.float32)
+        angle = rng.uniform(-3, 3) if i % 4 in (1, 3) else 0.0
+        matrix = cv2.getRotationMatrix2D((size / 2, size / 2), angle, 1.0)
+        matrix[:, 2] += rng.uniform(-2, 2, 2) if i % 4 in (0, 3) else 0.0
+        moved = cv2.warpAffine(crop, matrix, (size, size), borderMode=cv2.BORDER_REFLECT)
+        moved += rng.normal(0, 8 if i % 4 == 2 else 3, moved.shape)
+        adv.append(np.clip(np.round(moved), 0, 255).transpose(2, 0, 1))
+        orig.append(crop.transpose(2, 0, 1))
+    return np.stack(adv).astype(np.uint8), np.stack(orig).astype(np.uint8)
+
+
+def test_fast_backend_agrees_with_opencv_on_224_pixel_colour_crops():
+    """What puts (3, 224, 224) in VALIDATED_SIZES (auto picks torch there on CUDA)."""
+    from hardpos.pass_score.api import VALIDATED_SIZES
+
+    adv, orig = _photo_pairs(24)
+    ref = pass_score(adv, orig, "opencv")
+    fast = pass_score(adv, orig, "torch")
+    diff = np.abs(ref.scores - fast.scores)
+    assert (3, 224, 224) in VALIDATED_SIZES
+    assert ref.converged.all() and np.mean(diff < 0.01) >= 0.99 and diff.mean() < 0.002
+    assert ref.scores.min() > 0.5 and ref.scores.max() < 0.99  # a real range, not all 1
 
 
 def test_fast_backend_honours_ecc_options(digits):

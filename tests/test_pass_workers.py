@@ -36,57 +36,75 @@ def _vectors(n: int, seed: int = 0):
 
 def test_workers_read_their_inputs_from_shared_memory_and_are_kept_between_calls():
     a, b = _vectors(1000)
-    pool = workers.pool(2, workers.region_bytes([a, b]), weighted_total)
-    pool.submit(0, [a, b], {"scale": 2.0})
-    pool.submit(1, [b[::-1], a], {"scale": 1.0})  # a strided view is copied correctly
+    pool = workers.pool(2, workers.region_bytes([a, b]))
+    pool.submit(0, weighted_total, [a, b], {"scale": 2.0})
+    pool.submit(
+        1, weighted_total, [b[::-1], a], {"scale": 1.0}
+    )  # a strided view is copied correctly
     (first, pid0), (second, pid1) = pool.result(0), pool.result(1)
     assert first == pytest.approx(2.0 * float(np.dot(a, b)), rel=1e-12)
     assert second == pytest.approx(float(np.dot(b[::-1], a)), rel=1e-12)
     assert {pid0, pid1} == {process.pid for process in pool.processes}
     assert os.getpid() not in (pid0, pid1)
-    assert workers.pool(2, workers.region_bytes([a, b]), weighted_total) is pool
+    assert workers.pool(2, workers.region_bytes([a, b])) is pool
+
+
+def largest_difference(values: np.ndarray, weights: np.ndarray):
+    """Another job, to show one pool runs whatever function comes with a part."""
+    return float(np.max(np.abs(values - weights))), os.getpid()
+
+
+def test_one_pool_runs_different_functions_without_forking_again():
+    a, b = _vectors(500)
+    pool = workers.pool(1, workers.region_bytes([a, b]))
+    pool.submit(0, weighted_total, [a, b], {"scale": 1.0})
+    total, pid = pool.result(0)
+    pool.submit(0, largest_difference, [a, b], {})
+    largest, same_pid = pool.result(0)
+    assert total == pytest.approx(float(a @ b)) and largest == float(np.max(np.abs(a - b)))
+    assert same_pid == pid and workers.pool(1, workers.region_bytes([a, b])) is pool
 
 
 def test_a_larger_input_or_another_size_gets_a_new_pool_with_room_for_it():
     a, b = _vectors(10)
-    small = workers.pool(1, workers.region_bytes([a, b]), weighted_total)
+    small = workers.pool(1, workers.region_bytes([a, b]))
     big_a, big_b = _vectors(3_000_000)  # 48 MB, more than the smallest region
     region = workers.region_bytes([big_a, big_b])
-    big = workers.pool(1, region, weighted_total)
+    big = workers.pool(1, region)
     assert big is not small and big.region >= region
     assert not any(process.is_alive() for process in small.processes)
-    big.submit(0, [big_a, big_b], {"scale": 1.0})
+    big.submit(0, weighted_total, [big_a, big_b], {"scale": 1.0})
     assert big.result(0)[0] == pytest.approx(float(np.dot(big_a, big_b)), rel=1e-9)
-    assert workers.pool(2, region, weighted_total) is not big
+    assert workers.pool(2, region) is not big
 
 
 def test_an_error_in_a_worker_is_raised_in_the_parent_and_the_pool_stays_usable():
     a, b = _vectors(100)
-    pool = workers.pool(1, workers.region_bytes([a, b]), weighted_total)
-    pool.submit(0, [a, b], {"scale": -1.0})
+    pool = workers.pool(1, workers.region_bytes([a, b]))
+    pool.submit(0, weighted_total, [a, b], {"scale": -1.0})
     with pytest.raises(RuntimeError, match="ValueError: negative scale -1.0"):
         pool.result(0)
-    pool.submit(0, [a, b], {"scale": 1.0})
+    pool.submit(0, weighted_total, [a, b], {"scale": 1.0})
     assert pool.result(0)[0] == pytest.approx(float(np.dot(a, b)))
 
 
 def test_a_killed_worker_is_reported_and_replaced_on_the_next_call():
     a, b = _vectors(100)
-    pool = workers.pool(1, workers.region_bytes([a, b]), weighted_total)
+    pool = workers.pool(1, workers.region_bytes([a, b]))
     os.kill(pool.processes[0].pid, signal.SIGKILL)
     pool.processes[0].join(timeout=10)
     with pytest.raises(RuntimeError, match="ended unexpectedly .exit code -9"):
-        pool.submit(0, [a, b], {"scale": 1.0})
+        pool.submit(0, weighted_total, [a, b], {"scale": 1.0})
         pool.result(0)
-    fresh = workers.pool(1, workers.region_bytes([a, b]), weighted_total)
+    fresh = workers.pool(1, workers.region_bytes([a, b]))
     assert fresh is not pool
-    fresh.submit(0, [a, b], {"scale": 1.0})
+    fresh.submit(0, weighted_total, [a, b], {"scale": 1.0})
     assert fresh.result(0)[0] == pytest.approx(float(np.dot(a, b)))
 
 
 def test_close_stops_the_workers():
     a, b = _vectors(100)
-    pool = workers.pool(2, workers.region_bytes([a, b]), weighted_total)
+    pool = workers.pool(2, workers.region_bytes([a, b]))
     workers.close()
     assert not any(process.is_alive() for process in pool.processes)
 
@@ -98,9 +116,7 @@ def test_workers_exit_when_their_parent_is_killed(tmp_path):
         "import os, signal, sys\n"
         "import numpy as np\n"
         "from hardpos.pass_score import workers\n"
-        "def work(values):\n"
-        "    return float(values.sum())\n"
-        "pool = workers.pool(2, 1024, work)\n"
+        "pool = workers.pool(2, 1024)\n"
         "print(*(p.pid for p in pool.processes), flush=True)\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"
     )

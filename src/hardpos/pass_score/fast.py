@@ -83,49 +83,32 @@ def _score_part(adv, orig, adv_grey, orig_grey, device, dtype, capacity, ecc):
 
 
 def _score_images(adv, orig, **options):
-    """:func:`_score_part` for a worker, which gets only the images and takes their grey
-    versions itself (for one channel these are views, so nothing is copied twice)."""
+    """:func:`_score_part` on a part of the images, taking their grey versions itself (for
+    one channel these are views), so that only the images go to a worker process."""
     return _score_part(adv, orig, to_grey(adv), to_grey(orig), **options)
 
 
 _MIN_PAIRS_PER_PROCESS = 256  # below this a worker process costs more than it saves
 
+# On CUDA: the ECC and SSIM buffers of the pairs iterating together may take this much
+# (the workspace's 36 float32 values per pixel and pair, with the temporaries of a step
+# about 48, so 192 bytes per pixel and pair).
+GPU_WORKSPACE_BYTES = 1 << 30
+_BYTES_PER_PIXEL_AND_PAIR = 192
 
-def _score_in_workers(arrays, options: dict, parts: list[slice], pool_size: int) -> list:
-    """Part 0 in this process while the kept worker processes (``pool_size`` of them, of
-    which ``len(parts) - 1`` are used) score parts 1.."""
-    images = arrays[:2]
-    region = workers.region_bytes([array[parts[1]] for array in images])
-    helpers = workers.pool(pool_size, region, _score_images)
-    submitted = []
-    try:
-        for index, part in enumerate(parts[1:]):
-            helpers.submit(index, [array[part] for array in images], options)
-            submitted.append(index)
-        results = [_score_part(*(array[parts[0]] for array in arrays), **options)]
-    finally:  # collect every reply, so that the next call starts in step
-        replies = []
-        for index in submitted:
-            try:
-                replies.append(helpers.result(index))
-            except RuntimeError as exc:
-                replies.append(exc)
-    for reply in replies:
-        if isinstance(reply, Exception):
-            workers.close()
-            raise reply
-    return results + replies
+
+def _gpu_capacity(pixels: int) -> int:
+    """How many pairs of ``pixels`` pixels iterate together on CUDA."""
+    return max(1, min(8192, GPU_WORKSPACE_BYTES // (_BYTES_PER_PIXEL_AND_PAIR * pixels)))
 
 
 def pass_scores(
     adv: np.ndarray,
     orig: np.ndarray,
-    adv_grey: np.ndarray,
-    orig_grey: np.ndarray,
     *,
     device: str | torch.device | None = None,
     batch_size: int | None = None,
-    num_threads: int | None = None,
+    processes: int | None = None,
     capacity: int | None = None,
     dtype: torch.dtype = torch.float32,
     **ecc,
@@ -133,8 +116,9 @@ def pass_scores(
     """Scores, convergence flags and homographies for validated float32 NCHW batches.
 
     ``capacity`` pairs (default 64 on the CPU, so a step's buffers stay near the cache;
-    8192 on CUDA) iterate together. On the CPU torch runs single-threaded and the pairs
-    are split into ``num_threads`` (default ``torch.get_num_threads()``) equal parts, the
+    on CUDA as many as fit :data:`GPU_WORKSPACE_BYTES`, at most 8192: 7,133 pairs of
+    28 x 28, 111 of 224 x 224) iterate together. On the CPU torch runs single-threaded and the pairs
+    are split into ``processes`` (default ``torch.get_num_threads()``) equal parts, the
     first scored in this process and each other one in a worker process
     (:mod:`hardpos.pass_score.workers`, forked on first use and kept): ECC makes many
     small tensor ops per iteration, and sharing them between cores, by OpenMP inside each
@@ -148,27 +132,20 @@ def pass_scores(
     device = torch.device(device or "cpu")
     on_cpu = device.type == "cpu"
     n = len(adv)
-    processes = max(1, num_threads or torch.get_num_threads()) if on_cpu else 1
+    processes = max(1, processes or torch.get_num_threads()) if on_cpu else 1
     processes = max(1, min(processes, n // _MIN_PAIRS_PER_PROCESS))
     if batch_size is None:
         batch_size = max(1, -(-n // processes))
     if capacity is None:
-        capacity = 64 if on_cpu else 8192
-    parts = [slice(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
-    arrays = (adv, orig, adv_grey, orig_grey)
+        capacity = 64 if on_cpu else _gpu_capacity(adv.shape[2] * adv.shape[3])
     options = {"device": device, "dtype": dtype, "capacity": capacity, "ecc": ecc}
     previous = torch.get_num_threads()
     try:
         if on_cpu:
             torch.set_num_threads(1)
-        results = []
-        use_workers = processes > 1 and len(parts) > 1 and workers.can_fork()
-        for start in range(0, len(parts), processes if use_workers else 1):
-            group = parts[start : start + processes] if use_workers else parts[start : start + 1]
-            if len(group) > 1:
-                results += _score_in_workers(arrays, options, group, processes - 1)
-            else:
-                results.append(_score_part(*(array[group[0]] for array in arrays), **options))
+        results = workers.run_parts(
+            _score_images, (adv, orig), options, part_size=batch_size, processes=processes
+        )
     finally:
         torch.set_num_threads(previous)
     if not results:

@@ -1,4 +1,4 @@
-"""Worker processes for the fast backend on the CPU, forked once and kept between calls.
+"""Worker processes for scoring PASS on the CPU, forked once and kept between calls.
 
 Scoring 5000 MNIST pairs takes about a quarter of a second on two cores. Forking a fresh
 child for every call cost a fifth of that again: copying the page tables of a process
@@ -43,9 +43,10 @@ def region_bytes(arrays: Sequence[np.ndarray]) -> int:
     return offset + int(np.prod(shape)) * np.dtype(dtype).itemsize
 
 
-def _serve(connection, inherited, memory: mmap.mmap, offset: int, work: Callable) -> None:
-    """A worker's loop: read a part from shared memory, run ``work`` on it, send the
-    result (or the error) back; stop on ``None`` or when the parent has gone.
+def _serve(connection, inherited, memory: mmap.mmap, offset: int) -> None:
+    """A worker's loop: read a part from shared memory, run the function sent with it (by
+    name: a module-level function pickles as its qualified name) on it, send the result
+    (or the error) back; stop on ``None`` or when the parent has gone.
 
     ``inherited``: the parent's ends of the pipes, which fork copied into this process;
     closed at once, or the end of the parent would never reach any worker as end-of-file.
@@ -62,7 +63,7 @@ def _serve(connection, inherited, memory: mmap.mmap, offset: int, work: Callable
             return
         if message is None:
             return
-        layout, options = message
+        work, layout, options = message
         try:
             arrays = [
                 np.ndarray(shape, dtype, buffer=memory, offset=offset + start)
@@ -75,11 +76,11 @@ def _serve(connection, inherited, memory: mmap.mmap, offset: int, work: Callable
 
 
 class WorkerPool:
-    """``size`` forked processes running ``work`` on arrays the parent places in their
+    """``size`` forked processes running functions on arrays the parent places in their
     shared memory regions of ``region`` bytes each."""
 
-    def __init__(self, size: int, region: int, work: Callable):
-        self.pid, self.size, self.region, self.work = os.getpid(), size, region, work
+    def __init__(self, size: int, region: int):
+        self.pid, self.size, self.region = os.getpid(), size, region
         self.memory = mmap.mmap(-1, size * region)  # MAP_SHARED | MAP_ANONYMOUS
         context = multiprocessing.get_context("fork")
         self.connections, self.processes = [], []
@@ -87,7 +88,7 @@ class WorkerPool:
             ours, theirs = context.Pipe()
             process = context.Process(
                 target=_serve,
-                args=(theirs, [ours, *self.connections], self.memory, index * region, work),
+                args=(theirs, [ours, *self.connections], self.memory, index * region),
                 daemon=True,
                 name=f"hardpos-pass-{index}",
             )
@@ -96,26 +97,23 @@ class WorkerPool:
             self.connections.append(ours)
             self.processes.append(process)
 
-    def fits(self, size: int, region: int, work: Callable) -> bool:
+    def fits(self, size: int, region: int) -> bool:
         """Whether this pool can serve a call of ``size`` workers and ``region`` bytes."""
         alive = all(process.is_alive() for process in self.processes)
-        return (
-            alive
-            and self.pid == os.getpid()
-            and self.size == size
-            and self.region >= region
-            and self.work is work
-        )
+        return alive and self.pid == os.getpid() and self.size == size and self.region >= region
 
-    def submit(self, index: int, arrays: Sequence[np.ndarray], options: dict) -> None:
-        """Copy ``arrays`` into worker ``index``'s region and start it on them."""
+    def submit(
+        self, index: int, work: Callable, arrays: Sequence[np.ndarray], options: dict
+    ) -> None:
+        """Copy ``arrays`` into worker ``index``'s region and start ``work(*arrays,
+        **options)`` there (``work`` a module-level function)."""
         layout = _layout(arrays)
         base = index * self.region
         for array, (shape, dtype, start) in zip(arrays, layout, strict=True):
             view = np.ndarray(shape, dtype, buffer=self.memory, offset=base + start)
             view[...] = array
         try:
-            self.connections[index].send((layout, options))
+            self.connections[index].send((work, layout, options))
         except OSError:
             raise self._ended(index) from None
 
@@ -156,18 +154,18 @@ class WorkerPool:
 _POOL: WorkerPool | None = None
 
 
-def pool(size: int, region: int, work: Callable) -> WorkerPool:
+def pool(size: int, region: int) -> WorkerPool:
     """The process's worker pool, (re)made when it cannot serve this call: other size,
     a larger region, a worker that died, or a pool inherited from a parent process."""
     global _POOL
-    if _POOL is not None and _POOL.fits(size, region, work):
+    if _POOL is not None and _POOL.fits(size, region):
         return _POOL
     if _POOL is not None:
         grown = max(region, _POOL.region)
         _drop()
     else:
         grown = region
-    _POOL = WorkerPool(size, max(grown, _MIN_REGION), work)
+    _POOL = WorkerPool(size, max(grown, _MIN_REGION))
     return _POOL
 
 
@@ -179,8 +177,51 @@ def _drop() -> None:
 
 
 def close() -> None:
-    """Stop the fast backend's worker processes (they start again when next needed)."""
+    """Stop the worker processes (they start again when next needed)."""
     _drop()
+
+
+def run_parts(
+    work: Callable, arrays: Sequence[np.ndarray], options: dict, *, part_size: int, processes: int
+) -> list:
+    """``work(*(array[part] for array in arrays), **options)`` for consecutive parts of
+    ``part_size`` rows, in order. ``processes`` parts run at a time: the first in this
+    process, the others in the kept worker processes (none where fork is missing)."""
+    n = len(arrays[0])
+    parts = [slice(start, min(start + part_size, n)) for start in range(0, n, part_size)]
+    if processes < 2 or len(parts) < 2 or not can_fork():
+        return [work(*(array[part] for array in arrays), **options) for part in parts]
+    results = []
+    for start in range(0, len(parts), processes):
+        group = parts[start : start + processes]
+        if len(group) == 1:
+            results.append(work(*(array[group[0]] for array in arrays), **options))
+        else:
+            results += _run_group(work, arrays, options, group, processes - 1)
+    return results
+
+
+def _run_group(work: Callable, arrays, options: dict, parts: list[slice], size: int) -> list:
+    """Part 0 here while workers (``size`` of them, ``len(parts) - 1`` used) run the rest."""
+    helpers = pool(size, region_bytes([array[parts[1]] for array in arrays]))
+    submitted = []
+    try:
+        for index, part in enumerate(parts[1:]):
+            helpers.submit(index, work, [array[part] for array in arrays], options)
+            submitted.append(index)
+        results = [work(*(array[parts[0]] for array in arrays), **options)]
+    finally:  # collect every reply, so that the next call starts in step
+        replies = []
+        for index in submitted:
+            try:
+                replies.append(helpers.result(index))
+            except RuntimeError as exc:
+                replies.append(exc)
+    for reply in replies:
+        if isinstance(reply, Exception):
+            close()
+            raise reply
+    return results + replies
 
 
 def can_fork() -> bool:
