@@ -33,9 +33,9 @@ from torch import nn
 import hardpos.models
 from hardpos.attacks import generate
 from hardpos.data import load_dataset, save_dataset
+from hardpos.imagefiles import ImageStack, load_images
 from hardpos.imagenet.data import INDEX_COLUMNS, CropDataset
 from hardpos.imagenet.train import MixedSet
-from hardpos.io import ImageStack, load_images
 from hardpos.recipes import Recipe
 from hardpos.stages.datasets import build_trainset
 from hardpos.stages.generation import generate_adversarials, score_pass

@@ -33,7 +33,8 @@ import torch
 from skimage.metrics import structural_similarity
 
 from hardpos.data import load_mnist
-from hardpos.io import load_images, load_table
+from hardpos.imagefiles import load_images
+from hardpos.io import load_table
 from hardpos.pass_score import pass_score, workers
 from hardpos.pass_score.pairs import perturbed_pairs
 

@@ -468,7 +468,8 @@ def test_method_names_expand_to_directions():
 def test_cli_writes_images_and_table(tmp_path, capsys):
     from hardpos.cli import main
     from hardpos.data import save_dataset
-    from hardpos.io import load_images, load_table
+    from hardpos.imagefiles import load_images
+    from hardpos.io import load_table
     from hardpos.models import save_model
 
     model = LeNet(seed=5).eval()
@@ -494,7 +495,8 @@ def test_streamed_generation_equals_generate_in_memory(tmp_path, monkeypatch):
     """The stage writes each chunk as it is made; the file and table are generate's."""
     import hardpos.attacks.api
     from hardpos.data import save_dataset
-    from hardpos.io import load_images, load_table, save_table
+    from hardpos.imagefiles import load_images
+    from hardpos.io import load_table, save_table
     from hardpos.models import load_model, save_model
     from hardpos.stages.generation import generate_adversarials
 

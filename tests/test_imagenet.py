@@ -247,7 +247,7 @@ def test_fine_tuning_on_added_image_files_equals_fine_tuning_on_the_array(tmp_pa
     """Added images read per item from memory-mapped files (split over two files, in
     DataLoader worker processes) give the same batches and weights as one array."""
     from hardpos.data import save_dataset
-    from hardpos.io import ImageStack
+    from hardpos.imagefiles import ImageStack
 
     index = scan_split(_tree(tmp_path / "tree"), "train", resize=36, crop=32)
     added = np.random.default_rng(1).integers(0, 256, (5, 3, 32, 32), dtype=np.uint8)

@@ -16,10 +16,10 @@ import pytest
 import torch
 from torch import nn
 
-import hardpos.io
+import hardpos.imagefiles
 import hardpos.models
 from hardpos.data import load_dataset, save_dataset
-from hardpos.io import ImageStack, load_images, save_images
+from hardpos.imagefiles import ImageStack, load_images, save_images
 from hardpos.recipes import Recipe
 
 SHAPE = (3, 48, 48)
@@ -120,7 +120,7 @@ def test_trainset_and_fine_tuning_set_copy_a_chunk_at_a_time(run, monkeypatch):
     from hardpos.stages.datasets import build_trainset
 
     full = full_bytes(run["images"])
-    monkeypatch.setattr(hardpos.io, "COPY_CHUNK_BYTES", full // 20)
+    monkeypatch.setattr(hardpos.imagefiles, "COPY_CHUNK_BYTES", full // 20)
     out = run["folder"] / "trainset.npz"
     recipe = Recipe(name="HC-D-4", method="hc-d", k=DIRECTIONS)
     peak = peak_bytes(lambda: build_trainset(recipe=recipe, net=1, images=run["images"],

@@ -347,7 +347,7 @@ def generate_to_file(
     not depend on ``chunk``) and written as they are made (one chunk in memory), atomically.
     """
     from hardpos.data import load_dataset
-    from hardpos.io import image_writer
+    from hardpos.imagefiles import image_writer
 
     _check_count("count", count, 0)
     _check_count("chunk", chunk, 1)

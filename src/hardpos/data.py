@@ -129,7 +129,7 @@ def write_idx(path: str | os.PathLike, array: np.ndarray, *, compress: bool = Tr
 def save_dataset(path: str | os.PathLike, images: np.ndarray, labels: np.ndarray) -> None:
     """Save images (uint8) and labels (int64) together in one .npz, atomically; the images
     are stored uncompressed so :func:`load_dataset` can memory-map them."""
-    from hardpos.io import image_writer
+    from hardpos.imagefiles import image_writer
 
     if len(images) != len(labels):
         raise DataError(f"{path}: {len(images)} images but {len(labels)} labels")
@@ -142,9 +142,9 @@ def load_dataset(path: str | os.PathLike, *, mmap: bool = True) -> tuple[np.ndar
     """Load ``(images, labels)`` written by :func:`save_dataset` (or any .npz holding both).
 
     With ``mmap`` the images are memory-mapped when stored uncompressed (see
-    :func:`hardpos.io.load_array`): only the images a caller indexes are read.
+    :func:`hardpos.imagefiles.load_array`): only the images a caller indexes are read.
     """
-    from hardpos.io import load_array
+    from hardpos.imagefiles import load_array
 
     return load_array(path, "images", mmap=mmap), load_array(path, "labels", mmap=False)
 

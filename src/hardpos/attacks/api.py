@@ -445,11 +445,12 @@ def generate_to_files(
     **search: float,
 ) -> pd.DataFrame:
     """Load a model saved by :func:`hardpos.models.save_model`, :func:`generate`, and write
-    the images (:func:`hardpos.io.image_writer`, one chunk at a time: memory does not grow
+    the images (:func:`hardpos.imagefiles.image_writer`, one chunk at a time: memory does not grow
     with the number of images) and the table (Parquet, with the constant ``columns``
     added, e.g. the net), atomically. Returns the table."""
     from hardpos.device import pick_device
-    from hardpos.io import image_writer, save_table
+    from hardpos.imagefiles import image_writer
+    from hardpos.io import save_table
     from hardpos.models import load_model
 
     dev = pick_device(None if device is None else str(device))

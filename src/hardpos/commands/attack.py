@@ -1,6 +1,6 @@
 """``hardpos attack``: minimal adversarials and hard positives of a set of images.
 
-Writes ``OUT/images.npz`` (uint8 ``[M, C, H, W]``, :func:`hardpos.io.image_writer`: a
+Writes ``OUT/images.npz`` (uint8 ``[M, C, H, W]``, :func:`hardpos.imagefiles.image_writer`: a
 chunk at a time, so the set need not fit in memory; a dataset file is memory-mapped) and
 ``OUT/table.parquet`` (one row per image, :data:`hardpos.attacks.COLUMNS`), and prints a
 JSON summary per method and factor (success rate, failures, median L2 per pixel and

@@ -25,9 +25,10 @@ import torch
 import torch.nn.functional as F
 
 from hardpos.errors import InputError, ModelError
+from hardpos.imagefiles import ImageStack
 from hardpos.imagenet.data import CropDataset, iterate_crops
 from hardpos.imagenet.models import ImageNetClassifier
-from hardpos.io import ImageStack, atomic_path
+from hardpos.io import atomic_path
 from hardpos.train import BatchOrder, MixedBatchOrder, caffe_sgd_step, check_finite
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ class FinetuneSolver:
 class MixedSet(torch.utils.data.Dataset):
     """The original crops (decoded on demand) followed by the added uint8 images.
 
-    ``images`` is an array ``[M, 3, c, c]`` or an :class:`~hardpos.io.ImageStack` of files
+    ``images`` is an array ``[M, 3, c, c]`` or an :class:`~hardpos.imagefiles.ImageStack` of files
     (memory-mapped, so each item reads one image and DataLoader workers share the pages).
     """
 
@@ -146,7 +147,7 @@ def finetune(
 ) -> ImageNetClassifier:
     """Fine-tune ``model`` for ``iterations`` SGD steps on the crops of the index
     ``original`` plus ``added_images`` (uint8 ``[M, 3, c, c]``, or an
-    :class:`~hardpos.io.ImageStack` of image files: read an image at a time) with their
+    :class:`~hardpos.imagefiles.ImageStack` of image files: read an image at a time) with their
     true labels.
 
     ``checkpoint`` is written every ``checkpoint_every`` iterations and resumed from when

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from hardpos.errors import DataError
-from hardpos.io import ImageStack, copy_images, load_table, save_table, write_json
+from hardpos.imagefiles import ImageStack, copy_images
+from hardpos.io import load_table, save_table, write_json
 from hardpos.recipes import Recipe, pass_buckets, recipe_mask, sample_heldout, type_names
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,8 @@ import os
 
 from hardpos.data import load_dataset
 from hardpos.device import describe, pick_device
-from hardpos.io import load_images, load_table, save_table
+from hardpos.imagefiles import load_images
+from hardpos.io import load_table, save_table
 from hardpos.recipes import method_argument
 
 log = logging.getLogger(__name__)

@@ -26,6 +26,7 @@ import torch
 from hardpos.data import load_dataset
 from hardpos.device import describe, pick_device
 from hardpos.errors import DataError
+from hardpos.imagefiles import ImageStack, image_writer
 from hardpos.imagenet.data import CropDataset, class_names, load_crops, scan_split
 from hardpos.imagenet.models import (
     ImageNetClassifier,
@@ -33,14 +34,7 @@ from hardpos.imagenet.models import (
     save_classifier,
 )
 from hardpos.imagenet.train import FinetuneSolver, finetune, iter_correct, topk_errors
-from hardpos.io import (
-    ImageStack,
-    atomic_path,
-    image_writer,
-    load_table,
-    save_table,
-    write_json,
-)
+from hardpos.io import atomic_path, load_table, save_table, write_json
 from hardpos.models import load_model
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,8 @@ import pandas as pd
 
 from hardpos import figures, tables
 from hardpos.data import load_dataset
-from hardpos.io import ImageStack, load_table
+from hardpos.imagefiles import ImageStack
+from hardpos.io import load_table
 
 log = logging.getLogger(__name__)
 
