@@ -115,19 +115,19 @@ def pass_scores(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Scores, convergence flags and homographies for validated float32 NCHW batches.
 
-    ``capacity`` pairs (default 64 on the CPU, so a step's buffers stay near the cache;
-    on CUDA as many as fit :data:`GPU_WORKSPACE_BYTES`, at most 8192: 7,133 pairs of
-    28 x 28, 111 of 224 x 224) iterate together. On the CPU torch runs single-threaded and the pairs
-    are split into ``processes`` (default ``torch.get_num_threads()``) equal parts, the
-    first scored in this process and each other one in a worker process
+    ``capacity`` pairs iterate together: 64 on the CPU by default, so a step's buffers
+    stay near the cache; on CUDA as many as fit :data:`GPU_WORKSPACE_BYTES`, at most 8192
+    (7,133 pairs of 28 x 28, 111 of 224 x 224). On the CPU torch runs single-threaded and
+    the pairs are split into ``processes`` (default ``torch.get_num_threads()``) equal
+    parts, the first scored in this process and each other one in a worker process
     (:mod:`hardpos.pass_score.workers`, forked on first use and kept): ECC makes many
     small tensor ops per iteration, and sharing them between cores, by OpenMP inside each
     op or by Python threads between ops, costs more in wake-ups than it gains, most of
     all when another process holds a core. Workers read their part from shared memory
     and send back only scores, flags and homographies. ``batch_size`` overrides the part
-    size. Which
-    pairs share a batch changes float32 rounding, so scores can differ in their last
-    digits between runs with other sizes (more on the rare pair where ECC diverges).
+    size. Which pairs share a batch changes float32 rounding, so scores can differ in
+    their last digits between runs with other sizes (more on the rare pair where ECC
+    diverges).
     """
     device = torch.device(device or "cpu")
     on_cpu = device.type == "cpu"
