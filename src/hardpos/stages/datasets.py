@@ -30,6 +30,12 @@ def _load_generated(pairs: Sequence[tuple[str | os.PathLike, str | os.PathLike]]
     return stack, pd.concat(tables, ignore_index=True)
 
 
+def _dataset_shape(item: tuple[int, ...]) -> tuple[int, ...]:
+    """How a dataset file stores images of ``item`` = (C, H, W): greyscale as (H, W), the
+    layout of the MNIST splits that training reads beside it."""
+    return item[1:] if item[0] == 1 else item
+
+
 def _write_subset(
     out: str | os.PathLike, adv: ImageStack | None, chosen: np.ndarray, rows: pd.DataFrame,
     summary: dict,
@@ -37,8 +43,7 @@ def _write_subset(
     """Save the chosen images with their true labels (a bounded chunk at a time; greyscale
     as ``[N, H, W]``), and a JSON summary beside them."""
     item = (1, 28, 28) if adv is None else adv.shape[1:]
-    copy_images(out, adv, chosen, rows["label"].to_numpy(),
-                shape=item[1:] if item[0] == 1 else item)  # fmt: skip
+    copy_images(out, adv, chosen, rows["label"].to_numpy(), shape=_dataset_shape(item))
     counts = type_names(rows).value_counts().sort_index() if len(rows) else pd.Series(dtype=int)
     summary = {
         **summary,
@@ -115,9 +120,8 @@ def build_heldout(
         stacks.append(stack)
     chosen = sample_heldout(tables, types=types, per_type=per_type, seed=seed)
     images = ImageStack([path for stack in stacks for path in stack.paths])
-    item = images.shape[1:]
     copy_images(out_set, images, chosen["row"].to_numpy(), chosen["label"].to_numpy(),
-                shape=item[1:] if item[0] == 1 else item)  # fmt: skip
+                shape=_dataset_shape(images.shape[1:]))  # fmt: skip
     save_table(out_table, chosen.drop(columns=["row"]))
     counts = chosen["type"].value_counts()
     log.info(
