@@ -10,7 +10,7 @@ ARGS ?=
 PYTEST_ARGS ?=
 STAMP := $(VENV)/.hardpos-installed
 
-.PHONY: run test lint format bench test-slurm clean-results
+.PHONY: run unlock test lint format bench test-slurm clean-results
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,10 +21,14 @@ $(STAMP): pyproject.toml
 
 # The workflow, then its HTML report (report.html: every table and figure with captions).
 run: $(STAMP)
-	@$(BIN)/python -m hardpos.stale_locks
 	$(BIN)/snakemake --cores 8 --resources gpu=2 --rerun-incomplete $(ARGS)
 	@case " $(ARGS) " in *" -n "*|*" --dry-run "*|*" --dryrun "*) ;; \
 	  *) $(BIN)/snakemake --cores 1 $(ARGS) --report report.html ;; esac
+
+# After a killed run Snakemake refuses a locked directory (its message says so): this
+# removes the lock. Run it only when no other Snakemake runs in this directory.
+unlock: $(STAMP)
+	$(BIN)/snakemake --unlock $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -11,7 +11,7 @@ sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version
 
-from hardpos.config import ConfigError, validate_config
+from hardpos.workflow.config import ConfigError, validate_config
 
 min_version("9.0")
 

@@ -1,7 +1,7 @@
 """Minimal adversarials on LeNet/MNIST: hardpos.attacks against ART's minimal FGM.
 
 Measures, on the first ``--images`` MNIST test images and one LeNet (trained with
-hardpos.train, cached in benchmarks/.cache/), for ``fgs``, ``fgv`` and ``hc-d-9``:
+hardpos.training.lenet_training, cached in benchmarks/.cache/), for ``fgs``, ``fgv`` and ``hc-d-9``:
 minimal adversarials found per second, forward passes per found adversarial (images
 through the model, the direction computation's forward pass included), success rate, and
 the median L-infinity and L2 per pixel; and the same for ART's
@@ -33,10 +33,11 @@ import torch
 from torch import nn
 
 from hardpos.attacks import generate, summarize
-from hardpos.data import load_mnist
-from hardpos.evaluate import predict
-from hardpos.models import load_model, save_model
-from hardpos.train import train
+from hardpos.experiments.models import load_model
+from hardpos.metrics.classification import predict
+from hardpos.mnist.idx import load_mnist
+from hardpos.mnist.lenet import save_model
+from hardpos.training.lenet_training import train
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_MNIST = HERE.parents[1] / "shared" / "data" / "mnist"

@@ -20,8 +20,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from hardpos.augment import DEFAULTS, deform, infimnist_style
-from hardpos.data import load_mnist
+from hardpos.mnist.deformations import DEFAULTS, deform, infimnist_style
+from hardpos.mnist.idx import load_mnist
 
 DEFAULT_MNIST = Path(
     os.environ.get(

@@ -12,7 +12,7 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from hardpos.imagenet.models import ImageNetClassifier
+from hardpos.imagenet.classifiers import ImageNetClassifier
 
 
 def count(model: torch.nn.Module, size: int, backward: bool) -> int:

@@ -30,15 +30,15 @@ import pandas as pd
 import torch
 from torch import nn
 
-import hardpos.models
+import hardpos.experiments.adversarials
 from hardpos.attacks import generate
-from hardpos.data import load_dataset, save_dataset
-from hardpos.imagefiles import ImageStack, load_images
-from hardpos.imagenet.data import INDEX_COLUMNS, CropDataset
-from hardpos.imagenet.train import MixedSet
-from hardpos.recipes import Recipe
-from hardpos.stages.datasets import build_trainset
-from hardpos.stages.generation import generate_adversarials, score_pass
+from hardpos.experiments.adversarials import generate_adversarials, score_pass
+from hardpos.experiments.recipes import Recipe
+from hardpos.experiments.trainsets import build_trainset
+from hardpos.files.datasets import load_dataset, save_dataset
+from hardpos.files.images import ImageStack, load_images
+from hardpos.imagenet.folders import INDEX_COLUMNS, CropDataset
+from hardpos.training.classifier_finetuning import MixedSet
 
 SHAPE = (3, 224, 224)
 
@@ -135,7 +135,7 @@ def child(args: argparse.Namespace) -> None:
 
     torch.set_num_threads(1)
     model = LinearColour(args.k + 1).eval()
-    hardpos.models.load_model = lambda path, device: model
+    hardpos.experiments.adversarials.load_model = lambda path, device: model
     work = stages(args, Path(args.folder), model)[args.stage]
     if args.stage == "generate":  # first calls outside the measurement
         stages(args, Path(args.folder) / "warm-up", model)["generate"](limit=2)

@@ -32,9 +32,9 @@ import numpy as np
 import torch
 from skimage.metrics import structural_similarity
 
-from hardpos.data import load_mnist
-from hardpos.imagefiles import load_images
-from hardpos.io import load_table
+from hardpos.files.images import load_images
+from hardpos.files.parquet import load_table
+from hardpos.mnist.idx import load_mnist
 from hardpos.pass_score import pass_score, workers
 from hardpos.pass_score.pairs import perturbed_pairs
 

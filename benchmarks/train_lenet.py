@@ -1,7 +1,8 @@
 """Base LeNet training on this machine: speed against a plain PyTorch loop, and accuracy.
 
 Prints two tables:
-1. iterations per second of `hardpos.train` and of a plain PyTorch loop of the same net
+1. iterations per second of `hardpos.training.lenet_training` and of a plain PyTorch loop of
+   the same net
    (torch.optim.SGD, NCHW, a DataLoader-free index per batch) measured in the same run,
    interleaved so that load from other processes hits both alike, with their ratio;
 2. the MNIST test error after the full run (10K iterations by default) for each seed,
@@ -24,10 +25,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hardpos.data import load_mnist
-from hardpos.evaluate import error_rate
-from hardpos.models import LeNet
-from hardpos.train import train
+from hardpos.metrics.classification import error_rate
+from hardpos.mnist.idx import load_mnist
+from hardpos.mnist.lenet import LeNet
+from hardpos.training.lenet_training import train
 
 DEFAULT_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 
@@ -87,7 +88,8 @@ def main() -> int:
     median_plain = statistics.median(plain)
     print(f"| plain PyTorch (optim.SGD, NCHW) | {best_plain:.1f} | {median_plain:.1f} | 1.00 |")
     print(
-        f"| hardpos.train (Caffe SGD) | {best_ours:.1f} | {statistics.median(ours):.1f} | "
+        f"| hardpos.training.lenet_training (Caffe SGD) | {best_ours:.1f} | "
+        f"{statistics.median(ours):.1f} | "
         f"{best_ours / best_plain:.2f} |"
     )
     if args.speed_only:

@@ -28,7 +28,7 @@ def real_mnist() -> Path:
 @pytest.fixture
 def tiny_mnist(tmp_path: Path) -> Path:
     """A six-image MNIST-shaped IDX set (train and test) in a temporary folder."""
-    from hardpos.data import write_idx
+    from hardpos.mnist.idx import write_idx
 
     rng = np.random.default_rng(0)
     for prefix, n in (("train", 6), ("t10k", 6)):

@@ -29,7 +29,7 @@ from hardpos.attacks import (
 )
 from hardpos.attacks.directions import hot_cold_weights
 from hardpos.errors import InputError
-from hardpos.models import LeNet
+from hardpos.mnist.lenet import LeNet
 
 
 class Linear(nn.Module):
@@ -107,7 +107,7 @@ def digits(lenet64):
 
     path = mnist_dir()
     if (path / "t10k-images-idx3-ubyte.gz").is_file():
-        from hardpos.data import load_mnist
+        from hardpos.mnist.idx import load_mnist
 
         images = load_mnist(path, "test")[0][:8]
     else:
@@ -467,10 +467,10 @@ def test_method_names_expand_to_directions():
 
 def test_cli_writes_images_and_table(tmp_path, capsys):
     from hardpos.cli import main
-    from hardpos.data import save_dataset
-    from hardpos.imagefiles import load_images
-    from hardpos.io import load_table
-    from hardpos.models import save_model
+    from hardpos.files.datasets import save_dataset
+    from hardpos.files.images import load_images
+    from hardpos.files.parquet import load_table
+    from hardpos.mnist.lenet import save_model
 
     model = LeNet(seed=5).eval()
     images = (np.random.default_rng(1).random((4, 28, 28)) ** 3 * 255).astype(np.uint8)
@@ -493,12 +493,13 @@ def test_cli_writes_images_and_table(tmp_path, capsys):
 @pytest.mark.filterwarnings("error::UserWarning")  # no tensor over the read-only map
 def test_streamed_generation_equals_generate_in_memory(tmp_path, monkeypatch):
     """The stage writes each chunk as it is made; the file and table are generate's."""
-    import hardpos.attacks.api
-    from hardpos.data import save_dataset
-    from hardpos.imagefiles import load_images
-    from hardpos.io import load_table, save_table
-    from hardpos.models import load_model, save_model
-    from hardpos.stages.generation import generate_adversarials
+    import hardpos.attacks.generation
+    from hardpos.experiments.adversarials import generate_adversarials
+    from hardpos.experiments.models import load_model
+    from hardpos.files.datasets import save_dataset
+    from hardpos.files.images import load_images
+    from hardpos.files.parquet import load_table, save_table
+    from hardpos.mnist.lenet import save_model
 
     save_model(tmp_path / "net.pt", LeNet(seed=5).eval(), {"seed": 5})
     model = load_model(tmp_path / "net.pt")
@@ -507,7 +508,7 @@ def test_streamed_generation_equals_generate_in_memory(tmp_path, monkeypatch):
     labels[[3, 17, 18]] = (labels[[3, 17, 18]] + 1) % 10  # sources that are not attacked
     save_dataset(tmp_path / "set.npz", images, labels)
     out = {"out_images": tmp_path / "adv.npz", "out_table": tmp_path / "table.parquet"}
-    monkeypatch.setattr(hardpos.attacks.api, "TABLE_MERGE", 3)  # tables merged on the way
+    monkeypatch.setattr(hardpos.attacks.generation, "TABLE_MERGE", 3)  # tables merged on the way
     generate_adversarials(
         model=tmp_path / "net.pt", dataset=tmp_path / "set.npz", family="hc-d", k=2,
         factors=[1.0, 1.1], limit=None, net=3, batch_size=7, device="cpu", **out,

@@ -6,14 +6,10 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from hardpos.augment import (
-    deform,
-    displacement_field,
-    generate_to_file,
-    infimnist_style,
-)
-from hardpos.data import load_dataset, load_mnist, save_dataset
 from hardpos.errors import HardposError, InputError
+from hardpos.files.datasets import load_dataset, save_dataset
+from hardpos.mnist.deformations import deform, displacement_field, generate_to_file, infimnist_style
+from hardpos.mnist.idx import load_mnist
 
 STILL = {"alpha": 0.0, "max_rotation_deg": 0.0, "max_scale": 0.0, "max_shear": 0.0}
 

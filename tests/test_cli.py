@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 
-from hardpos.data import write_idx
+from hardpos.mnist.idx import write_idx
 
 
 def hardpos(*args: str) -> subprocess.CompletedProcess:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hardpos.config import ConfigError, validate_config
+from hardpos.workflow.config import ConfigError, validate_config
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "config" / "schema.yaml"

@@ -8,8 +8,8 @@ import hashlib
 import numpy as np
 import pytest
 
-from hardpos.data import load_mnist, read_idx, write_idx
 from hardpos.errors import DataError
+from hardpos.mnist.idx import load_mnist, read_idx, write_idx
 
 # sha256 of the uncompressed files, from ../shared/data/mnist/README.md
 SHA256 = {

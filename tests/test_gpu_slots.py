@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from hardpos.gpu_slots import gpu_device, lease_slot
+from hardpos.workflow.gpu_slots import gpu_device, lease_slot
 
 _JOB = """
 import json, os, sys, time
-from hardpos.gpu_slots import gpu_device
+from hardpos.workflow.gpu_slots import gpu_device
 lock_dir, out = sys.argv[1], sys.argv[2]
 with gpu_device(2, lock_dir) as device:
     start = time.monotonic()
@@ -53,7 +53,7 @@ def test_six_jobs_on_two_slots_never_share_a_device(tmp_path):
 def test_a_killed_job_frees_its_slot(tmp_path):
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, time\nfrom hardpos.gpu_slots import lease_slot\n"
+         "import sys, time\nfrom hardpos.workflow.gpu_slots import lease_slot\n"
          "with lease_slot(1, sys.argv[1]):\n    print('held', flush=True); time.sleep(60)",
          str(tmp_path)],
         stdout=subprocess.PIPE, text=True,
@@ -84,7 +84,7 @@ def test_the_previous_device_setting_comes_back_after_the_lease(tmp_path, monkey
 
 
 def test_gpu_hardware_is_read_from_the_driver_listing(tmp_path):
-    from hardpos.gpu_slots import cuda_hardware_present
+    from hardpos.workflow.gpu_slots import cuda_hardware_present
 
     assert not cuda_hardware_present(tmp_path / "absent")
     assert not cuda_hardware_present(tmp_path)  # the folder, but no GPU in it

@@ -8,9 +8,9 @@ import zipfile
 import numpy as np
 import pytest
 
-from hardpos.data import load_dataset, save_dataset
 from hardpos.errors import DataError, InputError
-from hardpos.imagefiles import ImageStack, copy_images, image_writer, load_images, save_images
+from hardpos.files.datasets import load_dataset, save_dataset
+from hardpos.files.images import ImageStack, copy_images, image_writer, load_images, save_images
 
 
 def _images(n: int, shape=(3, 5, 4), seed: int = 0) -> np.ndarray:

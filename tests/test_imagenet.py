@@ -10,16 +10,18 @@ import torchvision
 from PIL import Image
 
 from hardpos.errors import DataError, ModelError
-from hardpos.imagenet.data import center_crop, load_crops, scan_split
-from hardpos.imagenet.models import (
+from hardpos.experiments.models import load_model
+from hardpos.imagenet.classifiers import (
     MEAN,
     STD,
     ImageNetClassifier,
     load_classifier,
     save_classifier,
 )
-from hardpos.imagenet.train import FinetuneSolver, finetune, select_correct, topk_errors
-from hardpos.models import load_model
+from hardpos.imagenet.folders import center_crop, load_crops, scan_split
+from hardpos.metrics.classification import select_correct, topk_errors
+from hardpos.training.classifier_finetuning import finetune
+from hardpos.training.solver import Solver
 
 
 def _raw_network(arch: str, classes: int) -> torch.nn.Module:
@@ -215,9 +217,9 @@ def test_selection_keeps_only_correctly_classified_crops_per_class(tmp_path):
 
 
 def test_learning_rate_policies_follow_caffe():
-    step = FinetuneSolver(base_lr=0.01, lr_policy="step", gamma=0.5, stepsize=10)
+    step = Solver(base_lr=0.01, lr_policy="step", gamma=0.5, stepsize=10)
     assert step.learning_rate(9) == 0.01 and step.learning_rate(25) == 0.01 * 0.25
-    poly = FinetuneSolver(base_lr=0.01, lr_policy="poly", power=0.5, max_iter=100)
+    poly = Solver(base_lr=0.01, lr_policy="poly", power=0.5, max_iter=100)
     assert poly.learning_rate(75) == pytest.approx(0.005)
 
 
@@ -225,7 +227,7 @@ def test_fine_tuning_resumed_from_a_checkpoint_ends_with_the_same_weights(tmp_pa
     index = scan_split(_tree(tmp_path / "tree"), "train", resize=36, crop=32)
     added = np.random.default_rng(1).integers(0, 256, (5, 3, 32, 32), dtype=np.uint8)
     added_labels = np.array([0, 1, 2, 0, 1])
-    solver = FinetuneSolver(base_lr=0.01, batch_size=4, lr_policy="fixed")
+    solver = Solver(base_lr=0.01, batch_size=4, lr_policy="fixed")
 
     def run(iterations, checkpoint):
         torch.manual_seed(0)
@@ -246,8 +248,8 @@ def test_fine_tuning_resumed_from_a_checkpoint_ends_with_the_same_weights(tmp_pa
 def test_fine_tuning_on_added_image_files_equals_fine_tuning_on_the_array(tmp_path):
     """Added images read per item from memory-mapped files (split over two files, in
     DataLoader worker processes) give the same batches and weights as one array."""
-    from hardpos.data import save_dataset
-    from hardpos.imagefiles import ImageStack
+    from hardpos.files.datasets import save_dataset
+    from hardpos.files.images import ImageStack
 
     index = scan_split(_tree(tmp_path / "tree"), "train", resize=36, crop=32)
     added = np.random.default_rng(1).integers(0, 256, (5, 3, 32, 32), dtype=np.uint8)
@@ -255,7 +257,7 @@ def test_fine_tuning_on_added_image_files_equals_fine_tuning_on_the_array(tmp_pa
     save_dataset(tmp_path / "a.npz", added[:2], added_labels[:2])
     save_dataset(tmp_path / "b.npz", added[2:], added_labels[2:])
     files = ImageStack([tmp_path / "a.npz", tmp_path / "b.npz"], shape=(3, 32, 32))
-    solver = FinetuneSolver(base_lr=0.01, batch_size=4, lr_policy="fixed")
+    solver = Solver(base_lr=0.01, batch_size=4, lr_policy="fixed")
 
     def run(images, workers):
         torch.manual_seed(0)

@@ -16,11 +16,11 @@ import pytest
 import torch
 from torch import nn
 
-import hardpos.imagefiles
-import hardpos.models
-from hardpos.data import load_dataset, save_dataset
-from hardpos.imagefiles import ImageStack, load_images, save_images
-from hardpos.recipes import Recipe
+import hardpos.experiments.adversarials
+import hardpos.files.images
+from hardpos.experiments.recipes import Recipe
+from hardpos.files.datasets import load_dataset, save_dataset
+from hardpos.files.images import ImageStack, load_images, save_images
 
 SHAPE = (3, 48, 48)
 SOURCES = 750
@@ -53,7 +53,7 @@ def peak_bytes(work) -> int:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """The source set, the generation stage's output and its table, made once."""
-    from hardpos.stages.generation import generate_adversarials
+    from hardpos.experiments.adversarials import generate_adversarials
 
     folder = tmp_path_factory.mktemp("memory")
     model = LinearColour().eval()
@@ -72,7 +72,7 @@ def run(tmp_path_factory):
         )  # fmt: skip
 
     mp = pytest.MonkeyPatch()
-    mp.setattr(hardpos.models, "load_model", lambda path, device: model)
+    mp.setattr(hardpos.experiments.adversarials, "load_model", lambda path, device: model)
     generate(limit=3)  # imports and first-call allocations outside the measurement
     peak = peak_bytes(generate)
     mp.undo()
@@ -100,7 +100,7 @@ def test_generation_writes_images_as_they_are_made(run):
 
 
 def test_pass_scoring_reads_the_images_batch_by_batch(run):
-    from hardpos.stages.generation import score_pass
+    from hardpos.experiments.adversarials import score_pass
 
     full = full_bytes(run["images"])
 
@@ -115,12 +115,12 @@ def test_pass_scoring_reads_the_images_batch_by_batch(run):
 
 
 def test_trainset_and_fine_tuning_set_copy_a_chunk_at_a_time(run, monkeypatch):
-    from hardpos.imagenet.data import INDEX_COLUMNS, CropDataset
-    from hardpos.imagenet.train import MixedSet
-    from hardpos.stages.datasets import build_trainset
+    from hardpos.experiments.trainsets import build_trainset
+    from hardpos.imagenet.folders import INDEX_COLUMNS, CropDataset
+    from hardpos.training.classifier_finetuning import MixedSet
 
     full = full_bytes(run["images"])
-    monkeypatch.setattr(hardpos.imagefiles, "COPY_CHUNK_BYTES", full // 20)
+    monkeypatch.setattr(hardpos.files.images, "COPY_CHUNK_BYTES", full // 20)
     out = run["folder"] / "trainset.npz"
     recipe = Recipe(name="HC-D-4", method="hc-d", k=DIRECTIONS)
     peak = peak_bytes(lambda: build_trainset(recipe=recipe, net=1, images=run["images"],

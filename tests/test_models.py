@@ -9,7 +9,9 @@ import pytest
 import torch
 
 from hardpos.errors import ModelError
-from hardpos.models import LENET_PARAMETERS, LeNet, load_model, save_model, sidecar_path
+from hardpos.experiments.models import load_model
+from hardpos.files.sidecars import sidecar_path
+from hardpos.mnist.lenet import LENET_PARAMETERS, LeNet, save_model
 
 
 def test_lenet_has_caffes_431080_parameters():

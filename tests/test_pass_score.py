@@ -17,8 +17,8 @@ from hardpos.pass_score import (
     filter_by_tau,
     l2_per_pixel,
     linf,
+    opencv_backend,
     pass_score,
-    reference,
     score_generated,
     ssim,
     ssim_map,
@@ -36,7 +36,7 @@ def digits() -> np.ndarray:
     """200 real MNIST test digits, uint8 [200, 28, 28]."""
     if not (MNIST_DIR / "t10k-images-idx3-ubyte.gz").exists():
         pytest.skip(f"real MNIST not found in {MNIST_DIR} (set HARDPOS_MNIST_DIR)")
-    from hardpos.data import load_mnist
+    from hardpos.mnist.idx import load_mnist
 
     images, _ = load_mnist(MNIST_DIR, "test")
     return images[:200]
@@ -193,14 +193,14 @@ def test_colour_pair_is_aligned_on_luma_and_scored_as_mean_over_channels(digits)
     result = pass_score(adv[None], orig[None])
 
     luma = lambda x: 0.299 * x[0] + 0.587 * x[1] + 0.114 * x[2]  # noqa: E731
-    homography, ok = reference.ecc_homography(
+    homography, ok = opencv_backend.ecc_homography(
         luma(adv.astype(np.float32)),
         luma(orig.astype(np.float32)),
         iterations=50,
         eps=1e-3,
         gauss_filt_size=5,
     )
-    warped = reference.warp_back(adv.astype(np.float32), homography)
+    warped = opencv_backend.warp_back(adv.astype(np.float32), homography)
     expected = np.mean([ssim_map(w, o).mean() for w, o in zip(warped, orig, strict=True)])
     assert ok and result.converged[0]
     np.testing.assert_allclose(result.homographies[0], homography, atol=1e-6)
@@ -252,22 +252,22 @@ def test_fast_backend_agrees_with_opencv_on_shifted_rotated_and_noisy_digits(dig
 
 
 def test_fast_backend_scores_the_same_in_forked_worker_processes(digits):
-    from hardpos.pass_score import fast, workers
+    from hardpos.pass_score import torch_backend, workers
     from hardpos.pass_score.inputs import as_batch
 
     adv, orig = perturbed_pairs(digits, 600, seed=8)
     batch = as_batch(adv, orig)
     args = (batch.adv, batch.orig)
     ecc = {"iterations": 50, "eps": 1e-3, "gauss_filt_size": 5}
-    forked = fast.pass_scores(*args, processes=2, **ecc)
-    inline = fast.pass_scores(*args, processes=1, **ecc)
+    forked = torch_backend.pass_scores(*args, processes=2, **ecc)
+    inline = torch_backend.pass_scores(*args, processes=1, **ecc)
     # Other batch compositions change float32 rounding: equal but for the last digits,
     # except on the odd pair where ECC diverges and small differences grow.
     assert np.mean(np.abs(forked[0] - inline[0]) < 1e-4) >= 0.98
     assert np.mean(forked[1] == inline[1]) >= 0.99
     # the worker is kept: a second call is served by the same process, with equal results
     pids = [process.pid for process in workers._POOL.processes]
-    again = fast.pass_scores(*args, processes=2, **ecc)
+    again = torch_backend.pass_scores(*args, processes=2, **ecc)
     assert [process.pid for process in workers._POOL.processes] == pids
     for first, second in zip(forked, again, strict=True):
         np.testing.assert_array_equal(first, second)
@@ -296,7 +296,7 @@ def test_fast_ssim_equals_the_float64_reference_in_float64_and_within_float32_ro
 ):
     import torch
 
-    from hardpos.pass_score.fast import ssim_scores
+    from hardpos.pass_score.torch_backend import ssim_scores
 
     rng = np.random.default_rng(11)
     a = rng.integers(0, 256, (6, channels, 28, 28)).astype(np.float64)
@@ -316,7 +316,7 @@ def test_auto_uses_torch_for_a_large_mnist_batch_and_opencv_for_a_few_pairs(digi
 
 
 def test_auto_uses_torch_for_imagenet_crops_only_on_cuda_where_it_is_the_faster():
-    from hardpos.pass_score.api import _auto
+    from hardpos.pass_score.scoring import _auto
 
     assert _auto((500, 3, 224, 224), "cuda") == "torch"
     assert _auto((500, 3, 224, 224), "cuda:1") == "torch"
@@ -351,7 +351,7 @@ def _photo_pairs(n: int, size: int = 224, seed: int = 0) -> tuple[np.ndarray, np
 
 def test_fast_backend_agrees_with_opencv_on_224_pixel_colour_crops():
     """What puts (3, 224, 224) in VALIDATED_SIZES (auto picks torch there on CUDA)."""
-    from hardpos.pass_score.api import VALIDATED_SIZES
+    from hardpos.pass_score.scoring import VALIDATED_SIZES
 
     adv, orig = _photo_pairs(24)
     ref = pass_score(adv, orig, "opencv")

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from hardpos.errors import InputError
-from hardpos.recipes import (
+from hardpos.experiments.recipes import (
     HELDOUT_TYPES,
     Recipe,
     generation_plan,

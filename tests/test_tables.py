@@ -1,4 +1,4 @@
-"""Table 1 and the figures from hand-made evaluation records and generated tables."""
+"""Table 1 and the figures from hand-made evaluation records and generated table1."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hardpos import figures, tables
 from hardpos.errors import DataError
+from hardpos.report import figures, table1
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -43,7 +43,7 @@ def evaluations(tmp_path: Path) -> list[Path]:
 
 
 def test_table1_averages_each_recipes_networks_with_sample_std(evaluations):
-    table = tables.table1(tables.load_evaluations(evaluations), recipe_order=["basic", "FGS"])
+    table = table1.table1(table1.load_evaluations(evaluations), recipe_order=["basic", "FGS"])
     assert list(table["recipe"]) == ["basic", "FGS", "InfiMNIST-style (2,000)"]
     basic = table.iloc[0]
     assert basic["networks"] == 3
@@ -56,17 +56,17 @@ def test_table1_averages_each_recipes_networks_with_sample_std(evaluations):
 
 
 def test_table1_files_carry_every_row_in_each_format(evaluations, tmp_path):
-    table = tables.table1(tables.load_evaluations(evaluations), recipe_order=["basic", "FGS"])
+    table = table1.table1(table1.load_evaluations(evaluations), recipe_order=["basic", "FGS"])
     csv, md, tex = tmp_path / "t.csv", tmp_path / "t.md", tmp_path / "t.tex"
-    tables.write_table1(table, csv, md, tex)
+    table1.write_table1(table, csv, md, tex)
     assert pd.read_csv(csv)["mnist_test_mean"].round(3).tolist() == [2.0, 0.8, 5.0]
     assert "| basic" in md.read_text() and "2.000% ± 1.000" in md.read_text()
     assert r"2.000\% $\pm$ 1.000" in tex.read_text() and r"\toprule" in tex.read_text()
 
 
 def test_side_by_side_pairs_rows_by_name_and_glob_and_keeps_the_unmatched(evaluations):
-    ours = tables.table1(tables.load_evaluations(evaluations))
-    both = tables.side_by_side(ours, REPO / "config" / "paper_table1.yaml")
+    ours = table1.table1(table1.load_evaluations(evaluations))
+    both = table1.side_by_side(ours, REPO / "config" / "paper_table1.yaml")
     pairs = dict(zip(both["paper"], both["ours"], strict=True))
     assert pairs["Basic LeNet"] == "basic"
     assert pairs["InfiMNIST (1M)"] == "InfiMNIST-style (2,000)"
@@ -78,18 +78,18 @@ def test_side_by_side_pairs_rows_by_name_and_glob_and_keeps_the_unmatched(evalua
 
 def test_a_missing_evaluation_file_is_named(tmp_path):
     with pytest.raises(DataError, match="nowhere.json: no such evaluation file"):
-        tables.load_evaluations([tmp_path / "nowhere.json"])
+        table1.load_evaluations([tmp_path / "nowhere.json"])
 
 
 def test_a_paper_table_row_without_figures_is_named(tmp_path):
     path = tmp_path / "paper.yaml"
     path.write_text("rows:\n  - {paper: FGS, mnist: 0.79}\n")
     with pytest.raises(DataError, match=r"paper.yaml: row 1 lacks \['adversarial'\]"):
-        tables.side_by_side(pd.DataFrame({"recipe": []}), path)
+        table1.side_by_side(pd.DataFrame({"recipe": []}), path)
 
 
 def test_heldout_by_type_is_the_mean_over_a_recipes_networks(evaluations):
-    by_type = tables.heldout_type_table(tables.load_evaluations(evaluations))
+    by_type = table1.heldout_type_table(table1.load_evaluations(evaluations))
     assert by_type.set_index("recipe").loc["FGS", "FGS"] == pytest.approx(40.0)
 
 

@@ -13,8 +13,11 @@ import pytest
 import torch
 
 from hardpos.errors import InputError, TrainingError
-from hardpos.evaluate import error_rate
-from hardpos.train import BatchOrder, Solver, caffe_sgd_step, load_checkpoint, train
+from hardpos.metrics.classification import error_rate
+from hardpos.training.batches import BatchOrder
+from hardpos.training.checkpoints import load_checkpoint
+from hardpos.training.lenet_training import train
+from hardpos.training.solver import Solver, caffe_sgd_step
 
 
 def _toy_data(n: int = 96, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -116,7 +119,8 @@ _KILLABLE = """
 import sys, numpy as np, torch
 sys.path.insert(0, {src!r})
 torch.set_num_threads(1)
-from hardpos.train import Solver, train
+from hardpos.training.solver import Solver
+from hardpos.training.lenet_training import train
 images = np.load({data!r})["images"]; labels = np.load({data!r})["labels"]
 train(images, labels, seed=7, iterations=100000, solver=Solver(batch_size=16),
       checkpoint={ckpt!r}, checkpoint_every=7)
@@ -166,7 +170,7 @@ def test_wrong_training_input_is_rejected():
 
 
 def test_a_few_hundred_iterations_learn_real_mnist(real_mnist):
-    from hardpos.data import load_mnist
+    from hardpos.mnist.idx import load_mnist
 
     images, labels = load_mnist(real_mnist, "train")
     test_images, test_labels = load_mnist(real_mnist, "test")
@@ -175,7 +179,7 @@ def test_a_few_hundred_iterations_learn_real_mnist(real_mnist):
 
 
 def test_mixed_order_puts_the_configured_share_of_extra_examples_in_every_batch():
-    from hardpos.train import MixedBatchOrder
+    from hardpos.training.batches import MixedBatchOrder
 
     order = MixedBatchOrder(n_original=50, n_extra=7, fraction=0.25, seed=3, batch_size=16)
     for i in range(10):
@@ -188,7 +192,7 @@ def test_mixed_order_puts_the_configured_share_of_extra_examples_in_every_batch(
 
 
 def test_mixed_order_rejects_a_fraction_outside_zero_one():
-    from hardpos.train import MixedBatchOrder
+    from hardpos.training.batches import MixedBatchOrder
 
     with pytest.raises(InputError, match="strictly between 0 and 1, got 1.5"):
         MixedBatchOrder(n_original=50, n_extra=7, fraction=1.5, seed=3, batch_size=16)

@@ -3,36 +3,48 @@
 The library behind the workflow: MNIST loading, Caffe's LeNet and solver, adversarial
 directions with a minimal-scale search, the PASS score, and evaluation. Images cross
 module boundaries as uint8 arrays in [0, 255] with a pandas table, one row per image.
+
+The names below are loaded on first use (PEP 562), so ``import hardpos`` (and the
+workflow's DAG, which imports :mod:`hardpos.workflow`) does not load torch or OpenCV.
 """
 
-from hardpos.attacks import generate
-from hardpos.augment import infimnist_style
-from hardpos.data import load_mnist
-from hardpos.errors import HardposError
-from hardpos.evaluate import error_rate, predict
-from hardpos.imagenet import ImageNetClassifier, load_classifier
-from hardpos.models import LeNet, load_model, save_model
-from hardpos.pass_score import PassResult, filter_by_tau, pass_score, score_generated, ssim
-from hardpos.train import Solver, train
+from __future__ import annotations
 
-__all__ = [
-    "HardposError",
-    "ImageNetClassifier",
-    "LeNet",
-    "PassResult",
-    "Solver",
-    "error_rate",
-    "filter_by_tau",
-    "generate",
-    "infimnist_style",
-    "load_classifier",
-    "load_mnist",
-    "load_model",
-    "pass_score",
-    "predict",
-    "save_model",
-    "score_generated",
-    "ssim",
-    "train",
-]
+import importlib
+from typing import Any
+
+# public name -> the module that defines it
+_EXPORTS = {
+    "HardposError": "hardpos.errors",
+    "ImageNetClassifier": "hardpos.imagenet.classifiers",
+    "LeNet": "hardpos.mnist.lenet",
+    "PassResult": "hardpos.pass_score.scoring",
+    "Solver": "hardpos.training.solver",
+    "error_rate": "hardpos.metrics.classification",
+    "filter_by_tau": "hardpos.pass_score.tau",
+    "generate": "hardpos.attacks.generation",
+    "infimnist_style": "hardpos.mnist.deformations",
+    "load_classifier": "hardpos.imagenet.classifiers",
+    "load_mnist": "hardpos.mnist.idx",
+    "load_model": "hardpos.experiments.models",
+    "pass_score": "hardpos.pass_score.scoring",
+    "predict": "hardpos.metrics.classification",
+    "save_model": "hardpos.mnist.lenet",
+    "score_generated": "hardpos.pass_score.tau",
+    "ssim": "hardpos.pass_score.ssim",
+    "train": "hardpos.training.lenet_training",
+}
+__all__ = sorted(_EXPORTS)
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'hardpos' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -17,3 +17,9 @@ def describe(device: torch.device) -> str:
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
     return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def set_threads(threads: int) -> None:
+    """Use ``threads`` CPU threads for torch (a job's share of the machine)."""
+    if threads and threads > 0:
+        torch.set_num_threads(int(threads))

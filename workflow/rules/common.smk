@@ -3,7 +3,7 @@
 import re
 
 from hardpos.errors import HardposError
-from hardpos.recipes import bucket_name, generation_plan, parse_recipes
+from hardpos.experiments.recipes import bucket_name, generation_plan, parse_recipes
 
 RESULTS = config["results"]
 # mnist (the default) or imagenet: which experiment `rule all` asks for. The shared rules

@@ -1,7 +1,7 @@
 """Generate the InfiMNIST-style deformed training images."""
 
-from hardpos.augment import generate_to_file
-from hardpos.jobs import job
+from hardpos.mnist.deformations import generate_to_file
+from hardpos.workflow.jobs import job
 
 with job(snakemake):
     generate_to_file(

@@ -1,7 +1,7 @@
 """A model's error on the test split (MNIST: and on the held-out adversarial set)."""
 
-from hardpos.jobs import job
-from hardpos.stages.evaluation import evaluate_model
+from hardpos.experiments.evaluation import evaluate_model
+from hardpos.workflow.jobs import job
 
 meta = dict(snakemake.params.meta)
 with job(snakemake):

@@ -1,7 +1,7 @@
 """Figure 2: one test digit's adversarials and perturbations."""
 
-from hardpos.jobs import job
-from hardpos.stages.reporting import write_figure2
+from hardpos.report.outputs import write_figure2
+from hardpos.workflow.jobs import job
 
 with job(snakemake):
     write_figure2(

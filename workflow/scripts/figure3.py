@@ -1,7 +1,7 @@
 """Figure 3: adversarials and x10 perturbations of one crop per ImageNet network."""
 
-from hardpos.jobs import job
-from hardpos.stages.imagenet import write_figure3
+from hardpos.report.outputs import write_figure3
+from hardpos.workflow.jobs import job
 
 with job(snakemake):
     write_figure3(

@@ -1,7 +1,7 @@
 """Figure 4 from the test-split adversarials of every base net."""
 
-from hardpos.jobs import job
-from hardpos.stages.reporting import write_figure4
+from hardpos.report.outputs import write_figure4
+from hardpos.workflow.jobs import job
 
 with job(snakemake):
     write_figure4(

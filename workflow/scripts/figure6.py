@@ -1,7 +1,7 @@
 """Figure 6: error against the PASS range of the fine-tuning data."""
 
-from hardpos.jobs import job
-from hardpos.stages.reporting import write_figure6
+from hardpos.report.outputs import write_figure6
+from hardpos.workflow.jobs import job
 
 with job(snakemake):
     write_figure6(

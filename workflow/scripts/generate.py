@@ -1,7 +1,7 @@
 """Minimal adversarials and hard positives of one method family for one base net."""
 
-from hardpos.jobs import job
-from hardpos.stages.generation import generate_adversarials
+from hardpos.experiments.adversarials import generate_adversarials
+from hardpos.workflow.jobs import job
 
 # MNIST's base nets are numbered, ImageNet's named (googlenet, resnet152)
 net = snakemake.wildcards.net

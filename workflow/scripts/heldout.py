@@ -1,7 +1,7 @@
 """Sample the held-out adversarial test set from every base net's test-split adversarials."""
 
-from hardpos.jobs import job
-from hardpos.stages.datasets import build_heldout
+from hardpos.experiments.trainsets import build_heldout
+from hardpos.workflow.jobs import job
 
 with job(snakemake):
     build_heldout(

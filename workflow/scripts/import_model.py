@@ -1,7 +1,7 @@
 """Load an ImageNet network's weights, check them against the data, save the base model."""
 
-from hardpos.jobs import job
-from hardpos.stages.imagenet import import_model
+from hardpos.experiments.preparation import import_model
+from hardpos.workflow.jobs import job
 
 with job(snakemake):
     import_model(

@@ -1,7 +1,7 @@
 """Check one split of the ImageFolder tree and write its index of files."""
 
-from hardpos.jobs import job
-from hardpos.stages.imagenet import index_split
+from hardpos.experiments.preparation import index_split
+from hardpos.workflow.jobs import job
 
 with job(snakemake):
     index_split(

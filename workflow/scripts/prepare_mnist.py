@@ -1,7 +1,7 @@
 """Check one MNIST split and save it as the workflow's dataset file."""
 
-from hardpos.jobs import job
-from hardpos.stages.data import prepare_mnist
+from hardpos.experiments.preparation import prepare_mnist
+from hardpos.workflow.jobs import job
 
 with job(snakemake):
     prepare_mnist(

@@ -1,7 +1,7 @@
 """Randomly initialised weights (last layer fitted to the training crops) for smoke runs."""
 
-from hardpos.jobs import job
-from hardpos.stages.imagenet import random_weights
+from hardpos.experiments.preparation import random_weights
+from hardpos.workflow.jobs import job
 
 with job(snakemake):
     random_weights(

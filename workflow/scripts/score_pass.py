@@ -1,7 +1,7 @@
 """Add the PASS score to every row of a generated table."""
 
-from hardpos.jobs import job
-from hardpos.stages.generation import score_pass
+from hardpos.experiments.adversarials import score_pass
+from hardpos.workflow.jobs import job
 
 with job(snakemake):
     score_pass(

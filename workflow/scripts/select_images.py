@@ -1,7 +1,7 @@
 """The correctly classified training crops (N per class) a network attacks."""
 
-from hardpos.jobs import job
-from hardpos.stages.imagenet import select_images
+from hardpos.experiments.adversarials import select_images
+from hardpos.workflow.jobs import job
 
 with job(snakemake):
     select_images(

@@ -1,7 +1,7 @@
 """A tiny synthetic ImageFolder tree for smoke runs (config imagenet.synthetic)."""
 
-from hardpos.jobs import job
-from hardpos.stages.imagenet import make_synthetic_imagenet
+from hardpos.imagenet.synthetic import make_synthetic_imagenet
+from hardpos.workflow.jobs import job
 
 spec = dict(snakemake.params.spec)
 with job(snakemake):

@@ -1,7 +1,7 @@
 """Table 1: every model's errors, per recipe, beside the paper's figures."""
 
-from hardpos.jobs import job
-from hardpos.stages.reporting import write_tables
+from hardpos.report.outputs import write_tables
+from hardpos.workflow.jobs import job
 
 with job(snakemake):
     write_tables(

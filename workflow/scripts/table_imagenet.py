@@ -1,7 +1,7 @@
 """The section 5.3 table: top-1 / top-5 error and the change per added image."""
 
-from hardpos.jobs import job
-from hardpos.stages.imagenet import write_imagenet_table
+from hardpos.report.outputs import write_imagenet_table
+from hardpos.workflow.jobs import job
 
 with job(snakemake):
     write_imagenet_table(

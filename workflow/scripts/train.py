@@ -1,7 +1,7 @@
 """Train a LeNet: a base net, a fine-tuning run (input `init`) or the augmentation baseline."""
 
-from hardpos.jobs import job
-from hardpos.stages.training import train_net
+from hardpos.experiments.networks import train_net
+from hardpos.workflow.jobs import job
 
 inputs = dict(snakemake.input.items())
 with job(snakemake):

@@ -1,7 +1,7 @@
 """One recipe's fine-tuning images for one base net."""
 
-from hardpos.jobs import job
-from hardpos.stages.datasets import build_trainset
+from hardpos.experiments.trainsets import build_trainset
+from hardpos.workflow.jobs import job
 
 # MNIST's base nets are numbered, ImageNet's named (googlenet, resnet152)
 net = snakemake.wildcards.net

@@ -1,7 +1,7 @@
 """Equal-sized fine-tuning sets by PASS range for one base net (Figure 6)."""
 
-from hardpos.jobs import job
-from hardpos.stages.datasets import build_buckets
+from hardpos.experiments.trainsets import build_buckets
+from hardpos.workflow.jobs import job
 
 buckets = snakemake.params.buckets
 with job(snakemake):

@@ -7,7 +7,7 @@ perspective changes, which a human still sees as the same image, cost nothing; S
 adversarial: misclassified and PASS >= tau.
 """
 
-from hardpos.pass_score.api import (
+from hardpos.pass_score.scoring import (
     BACKENDS,
     VALIDATED_SIZES,
     PassResult,

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from hardpos.errors import InputError
-from hardpos.pass_score.api import pass_score
+from hardpos.pass_score.scoring import pass_score
 
 
 def filter_by_tau(table: pd.DataFrame, tau: float, column: str = "pass") -> pd.DataFrame:
@@ -46,7 +46,7 @@ def score_generated(
     whose attack failed: they are images all the same. Pairs go through
     :func:`pass_score` ``batch_size`` at a time to bound memory; ``backend``, ``device``
     and ``ecc_options`` are passed on. Both image arrays may be memory maps
-    (:func:`hardpos.imagefiles.load_images`): only each batch's images are read, so memory is set
+    (:func:`hardpos.files.images.load_images`): only each batch's images are read, so memory is set
     by ``batch_size``, not by the number of images.
     """
     adv_images = np.asarray(adv_images)

@@ -1,0 +1,28 @@
+"""``hardpos evaluate``: the MNIST test error of a model, as JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from hardpos.device import pick_device
+from hardpos.experiments.models import load_model
+from hardpos.metrics.classification import error_rate
+from hardpos.mnist.idx import load_mnist
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("evaluate", help="print a model's MNIST test error as JSON")
+    p.add_argument("--mnist-dir", required=True)
+    p.add_argument("--model", required=True)
+    p.add_argument("--split", default="test", choices=["train", "test"])
+    p.add_argument("--device", default="auto")
+
+
+def run(args: argparse.Namespace) -> int:
+    device = pick_device(args.device)
+    model = load_model(args.model, device)
+    images, labels = load_mnist(args.mnist_dir, args.split)
+    metrics = error_rate(model, images, labels, device=device)
+    print(json.dumps({**metrics, "model": args.model, "split": args.split}))
+    return 0

@@ -1,0 +1,64 @@
+"""``hardpos train``: a base LeNet (or a fine-tuning run) with Caffe's solver."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+import torch
+
+from hardpos.device import describe, pick_device
+from hardpos.metrics.classification import error_rate
+from hardpos.mnist.idx import load_mnist
+from hardpos.mnist.lenet import save_model
+from hardpos.training.lenet_training import train
+from hardpos.training.solver import Solver
+
+log = logging.getLogger(__name__)
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("train", help="train Caffe's LeNet on MNIST with Caffe's solver")
+    p.add_argument("--mnist-dir", required=True, help="folder with the four MNIST IDX files")
+    p.add_argument("--download", action="store_true", help="fetch MNIST when it is absent")
+    p.add_argument("--seed", type=int, default=0, help="initial weights and ordering")
+    p.add_argument("--iterations", type=int, default=10_000)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--base-lr", type=float, default=0.01)
+    p.add_argument("--init", help="checkpoint to continue from (fine-tuning)")
+    p.add_argument("--checkpoint", help="checkpoint file; resumed from when it exists")
+    p.add_argument("--checkpoint-every", type=int, default=1000)
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--out", required=True, help="model file (state_dict) to write")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = pick_device(args.device)
+    log.info("device: %s", describe(device))
+    images, labels = load_mnist(args.mnist_dir, "train", download=args.download)
+    solver = Solver(batch_size=args.batch_size, base_lr=args.base_lr)
+    checkpoint = args.checkpoint or args.out + ".ckpt"
+    state = train(
+        images,
+        labels,
+        seed=args.seed,
+        iterations=args.iterations,
+        solver=solver,
+        init=args.init,
+        checkpoint=checkpoint,
+        checkpoint_every=args.checkpoint_every,
+        device=device,
+        progress=lambda it, loss, lr: log.info("iteration %d loss %.4f lr %.6f", it, loss, lr),
+    )
+    test_images, test_labels = load_mnist(args.mnist_dir, "test")
+    metrics = error_rate(state.model, test_images, test_labels, device=device)
+    save_model(
+        args.out,
+        state.model,
+        {"seed": args.seed, "iterations": state.iteration, "test": metrics, "init": args.init},
+    )
+    log.info("test error %.4f", metrics["error"])
+    return 0

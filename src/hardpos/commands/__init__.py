@@ -1,1 +1,0 @@
-"""One module per ``hardpos`` subcommand, each with ``add_parser`` and ``run``."""

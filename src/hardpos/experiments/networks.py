@@ -1,0 +1,155 @@
+"""Training stages: base nets, fine-tuning and the InfiMNIST-style baseline."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hardpos.device import describe, pick_device
+from hardpos.errors import DataError
+from hardpos.experiments.models import load_model
+from hardpos.files.atomic import atomic_path
+from hardpos.files.datasets import is_image_index, load_dataset
+from hardpos.files.images import ImageStack
+from hardpos.imagenet.classifiers import save_classifier
+from hardpos.imagenet.folders import CropDataset, read_index
+from hardpos.metrics.classification import error_rate
+from hardpos.mnist.lenet import save_model
+from hardpos.training.checkpoints import save_checkpoint
+from hardpos.training.classifier_finetuning import finetune
+from hardpos.training.lenet_training import train
+from hardpos.training.solver import Solver
+
+log = logging.getLogger(__name__)
+
+
+def solver_from_config(cfg: dict[str, Any]) -> Solver:
+    """A :class:`Solver` from the ``solver`` section of the config."""
+    return Solver(**{k: cfg[k] for k in Solver.__dataclass_fields__ if k in cfg})
+
+
+def train_net(
+    *,
+    train_sets: list[str | os.PathLike],
+    test_set: str | os.PathLike,
+    seed: int,
+    iterations: int,
+    solver: dict[str, Any],
+    checkpoint_every: int,
+    out_model: str | os.PathLike,
+    out_solver: str | os.PathLike,
+    checkpoint: str | os.PathLike,
+    init: str | os.PathLike | None = None,
+    extra_fraction: float | None = None,
+    device: str = "auto",
+    meta: dict[str, Any] | None = None,
+    workers: int = 0,
+) -> None:
+    """Train (or fine-tune from ``init``) a LeNet on the concatenated ``train_sets``.
+
+    When the first training set is an image index (ImageNet crops decoded on the fly, see
+    :mod:`hardpos.imagenet.folders`), ``init`` is the base network to fine-tune and the work
+    goes to :func:`hardpos.experiments.networks.finetune_classifier` (``workers``: data loader
+    processes; ``test_set`` is evaluated by the evaluate stage instead).
+
+    The first set is the original data; with ``extra_fraction`` the others form a pool
+    that makes up that share of every batch. ``checkpoint`` (not a workflow output, so
+    Snakemake never deletes it) is resumed after a kill; the final solver state goes to
+    ``out_solver`` for fine-tuning to continue from.
+    """
+    if is_image_index(train_sets[0]):
+        from hardpos.experiments.networks import finetune_classifier
+
+        finetune_classifier(
+            train_index=train_sets[0], added=train_sets[1:], init=init, seed=seed,
+            iterations=iterations, solver=solver, checkpoint_every=checkpoint_every,
+            checkpoint=checkpoint, extra_fraction=extra_fraction, out_model=out_model,
+            out_solver=out_solver, workers=workers, device=device, meta=meta,
+        )  # fmt: skip
+        return
+    dev = pick_device(device)
+    log.info("device: %s", describe(dev))
+    parts = [load_dataset(path) for path in train_sets]
+    images = np.concatenate([p[0].reshape(len(p[0]), 28, 28) for p in parts])
+    labels = np.concatenate([p[1] for p in parts])
+    n_extra = len(images) - len(parts[0][0])
+    log.info(
+        "training on %d images (%d added to the original %d)",
+        len(images),
+        n_extra,
+        len(parts[0][0]),
+    )
+    state = train(
+        images,
+        labels,
+        seed=seed,
+        iterations=iterations,
+        solver=solver_from_config(solver),
+        init=init,
+        checkpoint=checkpoint,
+        checkpoint_every=checkpoint_every,
+        n_extra=n_extra,
+        extra_fraction=extra_fraction if n_extra else None,
+        device=dev,
+        progress=lambda it, loss, lr: log.info("iteration %d loss %.4f lr %.6f", it, loss, lr),
+    )
+    save_checkpoint(out_solver, state, {"seed": seed, "input_scale": state.model.input_scale})
+    test_images, test_labels = load_dataset(test_set)
+    metrics = error_rate(state.model, test_images, test_labels, device=dev)
+    log.info("MNIST test error %.4f", metrics["error"])
+    info = {"seed": seed, "iterations": state.iteration, "train_images": int(n_extra)}
+    save_model(out_model, state.model, {**info, "test": metrics, **(meta or {})})
+
+
+def finetune_classifier(
+    *,
+    train_index: str | os.PathLike,
+    added: Sequence[str | os.PathLike],
+    init: str | os.PathLike,
+    seed: int,
+    iterations: int,
+    solver: dict[str, Any],
+    checkpoint_every: int,
+    checkpoint: str | os.PathLike,
+    extra_fraction: float | None,
+    out_model: str | os.PathLike,
+    out_solver: str | os.PathLike,
+    workers: int = 0,
+    device: str = "auto",
+    meta: dict[str, Any] | None = None,
+) -> None:
+    """Fine-tune the base network ``init`` on the training crops plus the ``added`` images.
+
+    ``out_solver`` receives the final training state (weights, momentum, iteration)."""
+    dev = pick_device(device)
+    log.info("device: %s", describe(dev))
+    index = read_index(train_index)
+    crop = CropDataset(index).crop
+    # the added images stay in their files (memory-mapped), read per batch
+    images = ImageStack(added, shape=(3, crop, crop))
+    labels = np.concatenate([np.zeros(0, np.int64)] + [load_dataset(p)[1] for p in added])
+    if len(labels) != len(images):
+        raise DataError(f"{list(added)}: {len(images)} images but {len(labels)} labels")
+    log.info("fine-tuning on %d crops plus %d added images", len(index), len(images))
+    model = load_model(init, dev)
+    fields = Solver.__dataclass_fields__
+    model = finetune(
+        model, index, images, labels, seed=seed, iterations=iterations,
+        solver=Solver(**{k: v for k, v in solver.items() if k in fields}),
+        checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+        extra_fraction=extra_fraction, workers=workers, device=dev,
+        progress=lambda it, loss, lr: log.info("iteration %d loss %.4f lr %.6f", it, loss, lr),
+    )  # fmt: skip
+    side = Path(str(init) + ".json")
+    base = json.loads(side.read_text()) if side.is_file() else {}
+    info = {"seed": seed, "iterations": iterations, "train_images": int(len(images))}
+    save_classifier(out_model, model.cpu(), {**base, **info, "init": str(init), **(meta or {})})
+    with atomic_path(out_solver) as tmp:
+        shutil.copyfile(checkpoint, tmp)

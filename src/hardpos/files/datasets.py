@@ -1,0 +1,38 @@
+"""Dataset files: images (uint8) and labels together in one .npz, memory-mappable."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from hardpos.errors import DataError
+
+
+def save_dataset(path: str | os.PathLike, images: np.ndarray, labels: np.ndarray) -> None:
+    """Save images (uint8) and labels (int64) together in one .npz, atomically; the images
+    are stored uncompressed so :func:`load_dataset` can memory-map them."""
+    from hardpos.files.images import image_writer
+
+    if len(images) != len(labels):
+        raise DataError(f"{path}: {len(images)} images but {len(labels)} labels")
+    images = np.asarray(images, dtype=np.uint8)
+    with image_writer(path, images.shape[1:], labels=True, count=len(images)) as out:
+        out.append(images, labels)
+
+
+def load_dataset(path: str | os.PathLike, *, mmap: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Load ``(images, labels)`` written by :func:`save_dataset` (or any .npz holding both).
+
+    With ``mmap`` the images are memory-mapped when stored uncompressed (see
+    :func:`hardpos.files.images.load_array`): only the images a caller indexes are read.
+    """
+    from hardpos.files.images import load_array
+
+    return load_array(path, "images", mmap=mmap), load_array(path, "labels", mmap=False)
+
+
+def is_image_index(path: str | os.PathLike) -> bool:
+    """Whether a dataset file is an image index (Parquet: files decoded on the fly, see
+    :mod:`hardpos.imagenet.folders`) rather than an array file written by :func:`save_dataset`."""
+    return str(path).endswith(".parquet")

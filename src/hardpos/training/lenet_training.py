@@ -1,0 +1,156 @@
+"""Caffe's SGD solver for LeNet, with seeded orderings and checkpoints that resume exactly.
+
+Caffe updates ``V = momentum * V + lr * lr_mult * (grad + weight_decay * w); w -= V``
+(weight decay on every parameter, biases at twice the learning rate) with the ``inv``
+policy ``lr = base_lr * (1 + gamma * iter) ** -power``. PyTorch's SGD folds the learning
+rate in after the momentum, which differs when the rate changes, so the update is written
+out here.
+
+The order of training images is a function of (seed, iteration) alone: iteration ``i``
+takes positions ``[i*B, (i+1)*B)`` of an endless stream of seeded epoch permutations. A
+run resumed from a checkpoint therefore sees the same batches as one never interrupted.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from hardpos.errors import InputError
+from hardpos.mnist.lenet import LeNet, bias_parameters
+from hardpos.training.batches import BatchOrder, MixedBatchOrder
+from hardpos.training.checkpoints import TrainState, load_checkpoint, save_checkpoint
+from hardpos.training.solver import Solver, caffe_sgd_step, check_finite
+
+log = logging.getLogger(__name__)
+
+
+def _resume(
+    checkpoint: str | os.PathLike, identity: dict, device: torch.device
+) -> TrainState | None:
+    """The state in ``checkpoint`` if it exists and was written by the same kind of run."""
+    if not Path(checkpoint).is_file():
+        return None
+    state, blob = load_checkpoint(checkpoint, device)
+    mismatched = [key for key in identity if blob.get(key) != identity[key]]
+    if mismatched:
+        log.warning("ignoring %s: written with other %s", checkpoint, ", ".join(mismatched))
+        return None
+    log.info("resuming from %s at iteration %d", checkpoint, state.iteration)
+    return state
+
+
+def _prepare_images(images: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """uint8 ``[N, 28, 28]`` or ``[N, 1, 28, 28]`` -> uint8 tensor ``[N, 1, 28, 28]``
+    (read into memory: a read-only memory map cannot back a tensor)."""
+    if not isinstance(images, torch.Tensor) and not np.asarray(images).flags.writeable:
+        images = np.array(images)
+    x = torch.as_tensor(np.asarray(images))
+    if x.dtype != torch.uint8:
+        raise InputError(f"training images must be uint8 in [0, 255], got {x.dtype}")
+    if x.ndim == 3:
+        x = x.unsqueeze(1)
+    if x.ndim != 4 or x.shape[1] != 1:
+        raise InputError(
+            f"training images must be [N, 28, 28] or [N, 1, 28, 28], got {tuple(x.shape)}"
+        )
+    return x.contiguous()
+
+
+def train(
+    images: np.ndarray | torch.Tensor,
+    labels: np.ndarray | torch.Tensor,
+    *,
+    seed: int,
+    iterations: int,
+    solver: Solver | None = None,
+    init: str | os.PathLike | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: int = 1000,
+    n_extra: int = 0,
+    extra_fraction: float | None = None,
+    input_scale: float = 1.0 / 255.0,
+    device: torch.device | str = "cpu",
+    progress: Callable[[int, float, float], None] | None = None,
+) -> TrainState:
+    """Train Caffe's LeNet with Caffe's solver until the iteration counter reaches ``iterations``.
+
+    ``seed`` sets both the initial weights (ignored when ``init`` is given) and the
+    ordering of ``images``. ``init`` is a checkpoint to continue from, with its iteration
+    counter and momentum carried on (fine-tuning: pass the base net's checkpoint and a
+    larger ``iterations``). ``checkpoint`` is written every ``checkpoint_every``
+    iterations and at the end; if it already exists the run resumes from it.
+    A checkpoint written with another seed or solver is ignored (and said so in the log).
+    ``n_extra``/``extra_fraction``: the last ``n_extra`` examples are a separate pool that
+    makes up ``extra_fraction`` of every batch (see :class:`MixedBatchOrder`); without a
+    fraction all examples are shuffled together.
+    ``progress(iteration, loss, lr)`` is called at every checkpoint.
+    """
+    solver = solver or Solver()
+    device = torch.device(device)
+    x_all = _prepare_images(images).to(device)
+    y_all = torch.as_tensor(np.asarray(labels), dtype=torch.int64).to(device)
+    if len(y_all) != len(x_all):
+        raise InputError(f"{len(x_all)} training images but {len(y_all)} labels")
+    if len(y_all) and (int(y_all.min()) < 0 or int(y_all.max()) > 9):
+        raise InputError("training labels must lie in 0..9")
+
+    identity = {
+        "seed": int(seed),
+        "solver": asdict(solver),
+        "input_scale": input_scale,
+        "init": str(init) if init else None,
+        "n_examples": len(y_all),
+        "n_extra": int(n_extra),
+        "extra_fraction": extra_fraction,
+    }
+    state = _resume(checkpoint, identity, device) if checkpoint is not None else None
+    if state is None and init is not None:
+        state, _ = load_checkpoint(init, device)
+        log.info("continuing from %s at iteration %d", init, state.iteration)
+    if state is None:
+        model = LeNet(seed=seed, input_scale=input_scale).to(device)
+        state = TrainState(model, [torch.zeros_like(p) for p in model.parameters()], 0)
+
+    model = state.model.to(memory_format=torch.channels_last).train()
+    params = list(model.parameters())
+    biases = bias_parameters(model)
+    lr_mults = [solver.bias_lr_mult if id(p) in biases else 1.0 for p in params]
+    if extra_fraction is None:
+        order = BatchOrder(len(x_all), seed, solver.batch_size)
+    else:
+        n_original = len(x_all) - int(n_extra)
+        order = MixedBatchOrder(n_original, int(n_extra), extra_fraction, seed, solver.batch_size)
+    started, first = time.perf_counter(), state.iteration
+
+    while state.iteration < iterations:
+        idx = order.indices(state.iteration).to(device)
+        x = x_all[idx].float().contiguous(memory_format=torch.channels_last)
+        loss = F.cross_entropy(model.logits(x), y_all[idx])
+        for p in params:
+            p.grad = None
+        loss.backward()
+        lr = solver.learning_rate(state.iteration)
+        caffe_sgd_step(params, state.momentum, lr_mults, solver, lr)
+        state.iteration += 1
+        at_checkpoint = state.iteration % checkpoint_every == 0 or state.iteration == iterations
+        if at_checkpoint:
+            value = check_finite(state.iteration, loss, params, lr)
+            if checkpoint is not None:
+                save_checkpoint(checkpoint, state, identity)
+            if progress is not None:
+                progress(state.iteration, value, lr)
+    elapsed = time.perf_counter() - started
+    done = state.iteration - first
+    if done:
+        log.info("%d iterations in %.1f s (%.1f it/s)", done, elapsed, done / max(elapsed, 1e-9))
+    state.model = model.to(memory_format=torch.contiguous_format).eval()
+    return state

@@ -1,0 +1,103 @@
+"""The library's shape: packages by concept, imports pointing one way, a light top level.
+
+A newcomer reads a file's path and knows what it may import: each package sits on a
+layer and imports only from layers below it (and from itself). The layers, bottom up, are
+the list below; the README's Development section explains each package.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "hardpos"
+
+LAYERS = [
+    {"errors", "device"},
+    {"files"},
+    {"mnist", "imagenet"},
+    {"training", "metrics", "attacks", "pass_score"},
+    {"robustness"},
+    {"experiments"},
+    {"report"},
+    {"workflow", "cli"},
+]
+LAYER_OF = {package: level for level, names in enumerate(LAYERS) for package in names}
+
+
+def package_of(path: Path) -> str:
+    """``files`` for src/hardpos/files/images.py, ``errors`` for src/hardpos/errors.py."""
+    parts = path.relative_to(SRC).with_suffix("").parts
+    return parts[0]
+
+
+def hardpos_imports(path: Path) -> list[tuple[int, str]]:
+    """Every ``hardpos.X`` a file imports, at module level or inside a function."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        else:
+            continue
+        found += [(node.lineno, n) for n in names if n.split(".")[0] == "hardpos"]
+    return found
+
+
+def library_files() -> list[Path]:
+    return [p for p in sorted(SRC.rglob("*.py")) if p != SRC / "__init__.py"]
+
+
+def test_every_package_is_on_a_layer():
+    packages = {package_of(p) for p in library_files()}
+    assert packages <= set(LAYER_OF), f"packages on no layer: {packages - set(LAYER_OF)}"
+
+
+def test_imports_point_down_the_layers():
+    """Fails on an import against the direction, e.g. mnist importing training or
+    attacks importing experiments (the old models.py -> imagenet, jobs.py -> stages)."""
+    wrong = []
+    for path in library_files():
+        here = package_of(path)
+        for line, module in hardpos_imports(path):
+            parts = module.split(".")
+            if len(parts) == 1:
+                wrong.append(f"{path.relative_to(SRC)}:{line} imports the top-level hardpos")
+                continue
+            there = parts[1]
+            if there != here and LAYER_OF.get(there, -1) >= LAYER_OF[here]:
+                wrong.append(f"{path.relative_to(SRC)}:{line} ({here}) imports {module}")
+    assert not wrong, "imports against the layers:\n" + "\n".join(wrong)
+
+
+def test_no_two_modules_share_a_name():
+    """``train.py`` four times over was the old shape; a module's name says what it owns."""
+    names: dict[str, list[str]] = {}
+    for path in library_files():
+        if path.name not in ("__init__.py", "__main__.py"):
+            names.setdefault(path.stem, []).append(str(path.relative_to(SRC)))
+    shared = {name: where for name, where in names.items() if len(where) > 1}
+    assert not shared, f"modules sharing a name: {shared}"
+
+
+@pytest.mark.parametrize("module", ["hardpos", "hardpos.workflow.config", "hardpos.errors"])
+def test_importing_the_top_level_loads_neither_torch_nor_opencv(module):
+    """The Snakefile imports these while building the DAG; torch costs seconds per start."""
+    heavy = "('torch', 'cv2', 'torchvision')"
+    code = f"import sys, {module}; print(sorted(m for m in {heavy} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_every_public_name_resolves():
+    import hardpos
+
+    for name in hardpos.__all__:
+        assert getattr(hardpos, name) is not None, name
+    with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
+        hardpos.nothing_here  # noqa: B018
