@@ -5,8 +5,14 @@ a table, one row per image; ``summarize(table)`` gives success rates and medians
 method. ``feature_direction`` is the paper's B_l operator for any named layer.
 """
 
-from hardpos.attacks.generation import COLUMNS, generate, generate_to_files, iter_generate, summarize
 from hardpos.attacks.directions import compute_directions, feature_direction
+from hardpos.attacks.generation import (
+    COLUMNS,
+    generate,
+    generate_to_files,
+    iter_generate,
+    summarize,
+)
 from hardpos.attacks.methods import Direction, parse_methods
 from hardpos.attacks.search import SearchOptions, grid_neighbours, minimal_scales, perturb
 
