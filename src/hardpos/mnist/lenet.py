@@ -17,6 +17,7 @@ from torch import nn
 
 from hardpos.errors import ModelError
 from hardpos.files.atomic import atomic_path, write_json
+from hardpos.files.checksums import verify_if_zip
 from hardpos.files.sidecars import read_sidecar, sidecar_path
 
 LENET_PARAMETERS = 431_080
@@ -86,6 +87,7 @@ def load_lenet(path: str | os.PathLike, device: torch.device | str = "cpu") -> L
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"{path}: model file not found")
+    verify_if_zip(path, error=ModelError)  # torch.load reads the zip without its CRCs
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for a corrupt file
