@@ -44,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     except HardposError as exc:
         print(f"hardpos {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a file system refusal the checks did not foresee (full disk, ...)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"hardpos {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"hardpos {args.command}: interrupted", file=sys.stderr)
         return 130

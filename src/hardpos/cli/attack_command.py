@@ -18,9 +18,10 @@ import argparse
 import json
 import logging
 import math
-from pathlib import Path
 
+from hardpos.cli.options import device_option, writable_folder
 from hardpos.errors import InputError
+from hardpos.experiments.attack_options import check_factors, check_methods
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +53,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "default fgs,fgv,hc-d-9",
     )
     p.add_argument(
-        "--factors", type=_floats, default=[1.0], help="hard-positive factors (default 1.0)"
+        "--factors", type=_floats, default=[1.0], help="hard-positive factors >= 1 (default 1.0)"
+    )
+    p.add_argument(
+        "--allow-shrink",
+        action="store_true",
+        help="accept factors below 1 (images between the original and the minimal adversarial)",
     )
     p.add_argument("--limit", type=int, help="attack only the first N images")
     p.add_argument("--batch-size", type=int, default=4096, help="pairs searched together")
     p.add_argument("--max-scale", type=float, default=255.0, help="cap on the scale s")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", type=device_option, default="auto", help="auto, cpu, cuda[:N]")
     p.add_argument("--out", required=True, help="output folder")
 
 
@@ -75,6 +81,10 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     if args.limit is not None and args.limit < 0:
         raise InputError(f"--limit must be at least 0; got {args.limit}")
+    # the checks the workflow config gets too, before any image is read
+    check_factors(args.factors, allow_shrink=args.allow_shrink, where="--factors")
+    check_methods(args.methods, where="--methods")
+    out = writable_folder(args.out, option="--out")
     if args.mnist_dir:
         images, labels = load_mnist(args.mnist_dir, args.split)
         where = f"{args.mnist_dir} ({args.split})"
@@ -83,11 +93,12 @@ def run(args: argparse.Namespace) -> int:
         where = args.images
     if args.limit is not None:
         images, labels = images[: args.limit], labels[: args.limit]
-    out = Path(args.out)
     log.info("attacking %d images from %s", len(images), where)
     device = pick_device(args.device)
+    model = load_model(args.model, device)
+    check_methods(args.methods, classes=getattr(model, "num_classes", None), where="--methods")
     table = generate_to_files(
-        load_model(args.model, device),
+        model,
         images,
         labels,
         methods=args.methods,
