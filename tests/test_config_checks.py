@@ -73,12 +73,18 @@ def test_hot_ranks_beyond_the_classes_are_refused(key, value, pattern):
 @pytest.mark.parametrize(
     ("recipe", "pattern"),
     [
-        ({"name": "x", "method": "hc-d", "k": 10}, r"recipes\[4\] \(x\)\.k: hot rank 10 .*1\.\.9"),
+        (
+            {"name": "x", "method": "hc-d", "k": 10},
+            r"recipes\[4\]: recipe 'x', k: hot rank 10 .*1\.\.9",
+        ),
         (
             {"name": "x", "method": "fgs", "k": 3},
-            r"recipes\[4\] \(x\): k 3 applies to hc-d and hc-s",
+            r"recipes\[4\]: recipe 'x': k applies to hc-d and hc-s only \(k 3 given for fgs\)",
         ),
-        ({"name": "x", "method": "none", "tau": 0.5}, r"recipes\[4\] \(x\): method none .* tau"),
+        (
+            {"name": "x", "method": "none", "tau": 0.5},
+            r"recipes\[4\]: recipe 'x': method none .* tau",
+        ),
         ({"name": "x", "method": "none", "k": 2}, r"method none \(clean images\) takes no k"),
     ],
 )

@@ -90,9 +90,14 @@ def check_tau(tau: float | None, *, where: str = "tau") -> float | None:
 
 
 def check_recipe(
-    method: str, *, k: int | None, factor: float | None, tau: float | None, classes: int,
+    method: str,
+    *,
+    k: int | None,
+    factor: float | None,
+    tau: float | None,
+    classes: int,
     where: str = "recipe",
-) -> None:  # fmt: skip
+) -> None:
     """A fine-tuning recipe's method, hot rank, factor and tau combine into a real set:
     fgs/fgv have no hot rank, ``none`` (the clean control) takes no attack options."""
     if method == "none":
@@ -101,9 +106,9 @@ def check_recipe(
             raise InputError(f"{where}: method none (clean images) takes no {', '.join(given)}")
         return
     if method in ("fgs", "fgv") and k not in (None, 1):
-        raise InputError(f"{where}: k {k!r} applies to hc-d and hc-s only, not {method}")
+        raise InputError(f"{where}: k applies to hc-d and hc-s only (k {k!r} given for {method})")
     if method in ("hc-d", "hc-s") and k is not None:
-        check_hot_rank(k, classes=classes, where=f"{where}.k")
+        check_hot_rank(k, classes=classes, where=f"{where}, k")
     if factor is not None:
-        check_factors([factor], where=f"{where}.factor")
-    check_tau(tau, where=f"{where}.tau")
+        check_factors([factor], where=f"{where}, factor")
+    check_tau(tau, where=f"{where}, tau")

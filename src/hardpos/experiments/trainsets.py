@@ -109,11 +109,11 @@ def build_buckets(
     count = min(len(chosen) for chosen in buckets.values())
     if count == 0:
         empty = [name for name, chosen in buckets.items() if len(chosen) == 0]
-        raise DataError(_bucket_shortfall(table, net, per_bucket, count, buckets, rows, edges)
-                        + f"; empty: {', '.join(empty)}")  # fmt: skip
+        message = _bucket_shortfall(table, net, per_bucket, count, edges)
+        raise DataError(f"{message}; empty: {', '.join(empty)}")
     if per_bucket is not None and count < per_bucket and not allow_fewer:
         raise DataError(
-            _bucket_shortfall(table, net, per_bucket, count, buckets, rows, edges)
+            _bucket_shortfall(table, net, per_bucket, count, edges)
             + "; lower buckets.per_bucket, or set buckets.allow_fewer: true"
         )
     for name, chosen in buckets.items():
@@ -122,7 +122,7 @@ def build_buckets(
         _write_subset(outs[name], adv, chosen, rows.iloc[chosen], summary)
 
 
-def _bucket_shortfall(table, net, per_bucket, count, buckets, rows, edges) -> str:
+def _bucket_shortfall(table, net: int, per_bucket: int | None, count: int, edges) -> str:
     asked = "as many as the smallest holds" if per_bucket is None else f"{per_bucket} asked"
     return (
         f"{table}: PASS buckets of net {net} ({asked} per bucket): the fullest possible "

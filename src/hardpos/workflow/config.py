@@ -127,13 +127,12 @@ def check_values(config: dict[str, Any]) -> None:
     increasing, held-out and bucket sizes the attacked images cannot supply."""
     classes = _classes(config)
     for i, recipe in enumerate(config["recipes"]):
-        check_recipe(
-            recipe["method"], k=recipe.get("k"), factor=recipe.get("factor"),
-            tau=recipe.get("tau"), classes=classes, where=f"recipes[{i}] ({recipe['name']})",
-        )  # fmt: skip
+        where = f"recipes[{i}]: recipe {recipe['name']!r}"
+        options = {key: recipe.get(key) for key in ("k", "factor", "tau")}
+        check_recipe(recipe["method"], **options, classes=classes, where=where)
     if config.get("dataset", "mnist") != "mnist":
-        _check_types(config["imagenet"]["gallery_types"], classes=classes,
-                     where="imagenet.gallery_types")  # fmt: skip
+        gallery = config["imagenet"]["gallery_types"]
+        _check_types(gallery, classes=classes, where="imagenet.gallery_types")
         return
     buckets = config["buckets"]
     if buckets["enabled"]:
