@@ -23,6 +23,7 @@ from torch import nn
 
 from hardpos.errors import ModelError
 from hardpos.files.atomic import atomic_path, write_json
+from hardpos.files.checksums import verify_if_zip
 
 ARCHITECTURES = ("googlenet", "resnet152")
 MEAN = (0.485, 0.456, 0.406)  # torchvision's ImageNet normalisation, on [0, 1] RGB
@@ -73,6 +74,7 @@ class ImageNetClassifier(nn.Module):
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise ModelError(f"{path}: weights file not found")
+    verify_if_zip(path, error=ModelError)  # torch.load reads the zip without its CRCs
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for a corrupt file
