@@ -205,6 +205,14 @@ def test_a_checked_file_that_changes_is_checked_again(tmp_path):
         load_images(path)
 
 
+def test_a_table_without_a_digest_is_read_unchecked(tmp_path):
+    """Tables written before the digest (or by other tools) still read: the check is for
+    what save_table wrote, not a new format requirement."""
+    path = tmp_path / "old.parquet"
+    TABLE.to_parquet(path, index=False)
+    pd.testing.assert_frame_equal(load_table(path), pd.read_parquet(path))
+
+
 def test_a_pickled_stack_carries_its_checks_but_not_past_a_change(tmp_path):
     """DataLoader workers get an ImageStack by pickle: they trust the parent's CRC check of
     an unchanged file (no second full read) but check a file changed since."""
