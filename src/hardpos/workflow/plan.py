@@ -621,7 +621,8 @@ def format_plan(plan: Plan, *, title: str) -> str:
     here = " (this machine)"
     lines.append(
         f"On {plan.cores} CPU cores{'' if plan.has_gpu else here}: about "
-        f"{duration(plan.cpu_wall_hours)} wall, {cpu_total:.1f} CPU-hours (cores held x hours)."
+        f"{duration(plan.cpu_wall_hours)} wall, {duration(cpu_total)} of CPU time "
+        "(cores held x hours)."
     )
     if not plan.has_gpu and plan.loaded_wall_hours > 1.25 * plan.cpu_wall_hours:
         lines.append(
