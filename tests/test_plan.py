@@ -173,9 +173,10 @@ def test_benchmark_files_scale_their_rule(tmp_path):
     bench = tmp_path / "net1.tsv"
     modelled = planner.job_cost(Job("train_base", 1), config, {}).cpu_seconds
     measured = 3 * modelled
+    # 50% of a core on average over the job's wall time: it needed half of it
     bench.write_text(
         "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
-        f"{measured + 50:.3f}\t0:01:00\t1\t1\t1\t1\t0\t0\t90\t{measured:.3f}\n"
+        f"{2 * measured:.3f}\t0:01:00\t1\t1\t1\t1\t0\t0\t50.0\t1.0\n"
     )
     done = Job("train_base", 1, {"net": "1"}, outputs=(str(tmp_path / "a.pt"),),
                benchmark=str(bench))  # fmt: skip
@@ -184,7 +185,7 @@ def test_benchmark_files_scale_their_rule(tmp_path):
     result = planner.make_plan([done, todo], {"dataset": "imagenet", **config}, cores=2)
     (row,) = result.rules
     assert (row.jobs, row.to_run, row.measured) == (2, 1, 1)
-    assert math.isclose(row.ratio, 3.0, rel_tol=1e-3)  # cpu_time, the smaller of the two
+    assert math.isclose(row.ratio, 3.0, rel_tol=1e-3)  # wall x load, not cpu_time
     assert math.isclose(row.cpu_hours, 3 * modelled / 3600, rel_tol=1e-3)
     assert math.isclose(result.cpu_wall_hours, 3 * modelled / 3600, rel_tol=1e-3)
 

@@ -229,8 +229,12 @@ class Rate:
 # (/root/paper-run/results/logs/train_base/net2.log, 19:58, load average ~3) against 55
 # it/s of CPU time with 1 (below).
 THREAD_SPEEDUP = 1.35
-# Snakemake's own CPU per job (scheduling, the script's preamble, benchmark sampling):
-# the smoke run took 341 CPU s in all (bash `time`: every process), its jobs' models 240.
+# Start-up of a job (imports: `python -c "import torch, pandas, pyarrow, hardpos..."`
+# takes 2.65 CPU s here) and Snakemake's own CPU per job (scheduling, the script's
+# preamble, benchmark sampling). The smoke run took 341 CPU s in all (bash `time` over
+# every process, 2026-12-01); the stage models below give its 55 jobs 240 s, so the rest
+# is spread over its jobs here. ("smoke benchmark files" figures are their cpu_time, a
+# lower bound, see read_benchmark; this term makes the total right.)
 SCHEDULER_SECONDS = 1.8
 GPU_OVERHEAD = 4.0  # assumed: seconds to start CUDA and move a job's data to the device
 CALIBRATION: dict[str, Rate] = {
@@ -445,9 +449,12 @@ def _topological(needs: Sequence[set[int]]) -> list[int]:
 
 
 def read_benchmark(path: str | os.PathLike) -> float | None:
-    """Seconds a finished job took, from its ``benchmark:`` file: the smaller of wall and
-    CPU seconds (CPU seconds discount waiting on other load; wall seconds bound a
-    multi-threaded job). None when the file is missing or unreadable."""
+    """Seconds a finished job needed, from its ``benchmark:`` file: its wall seconds times
+    its mean CPU load (``mean_load``, percent), at most its wall seconds. On a busy
+    machine the wall seconds include waiting for a core; the load discounts that. (The
+    file's ``cpu_time`` is not used: Snakemake samples it every 0.5 s for the first 15 s,
+    then every 30 s, so it misses up to the last 30 s of a job.) None when the file is
+    missing or unreadable."""
     try:
         with open(path, newline="") as handle:
             rows = list(csv.DictReader(handle, delimiter="\t"))
@@ -460,10 +467,10 @@ def read_benchmark(path: str | os.PathLike) -> float | None:
         except (KeyError, ValueError):
             continue
         try:
-            cpu = float(row.get("cpu_time") or "nan")
+            load = float(row.get("mean_load") or "nan")
         except ValueError:
-            cpu = math.nan
-        values.append(min(wall, cpu) if cpu > 0 else wall)
+            load = math.nan
+        values.append(min(wall, wall * load / 100) if load > 0 else wall)
     return sum(values) / len(values) if values else None
 
 
@@ -737,7 +744,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         cores=ours.cores,
                         has_gpu=False,
                     )
-                    estimate = f", about {duration(small.cpu_wall_hours)} here"
+                    estimate = f", about {duration(small.cpu_wall_hours)} on idle cores"
                 print(f'  make run ARGS="--configfile {path}"   # {what}{estimate}')
     except HardposError as error:
         print(error, file=sys.stderr)
