@@ -297,6 +297,8 @@ def _pairs(plan: Mapping, split: str, family: str, config: Mapping) -> tuple[int
 def job_work(job: Job, config: Mapping, plan: Mapping) -> tuple[str, float]:
     """Which stage model a job follows and how many of its units it works through."""
     wc, rule = job.wildcards, job.rule
+    if config.get("dataset", "mnist") != "mnist":
+        return "other", 1  # no model of the ImageNet stages: see the README's GPU table
     nets = len(config.get("base", {}).get("seeds", [1]))
     if rule == "prepare_mnist":
         return "prepare_mnist", 60_000 if wc.get("split") == "train" else 10_000
@@ -610,7 +612,11 @@ def format_plan(plan: Plan, *, title: str) -> str:
     lines += [header, "-" * len(header)]
     for row in plan.rules:
         rate = CALIBRATION.get(row.stage)
-        work = f"{_amount(row.units)} {rate.unit}" if rate and row.units else ""
+        work = (
+            f"{_amount(row.units)} {rate.unit}"
+            if rate and row.units and row.stage != "other"
+            else ""
+        )
         if row.ratio is not None:
             work += f" (x{row.ratio:.2f}, {row.measured} benchmarks)"
         gpu = "-" if row.gpu_hours is None else duration(row.gpu_hours)
@@ -645,6 +651,12 @@ def format_plan(plan: Plan, *, title: str) -> str:
         "CPU times are for a machine like the reference (2 AMD EPYC cores) with no other "
         "load; see hardpos.workflow.plan.CALIBRATION."
     )
+    if any(row.stage == "other" for row in plan.rules):
+        unmodelled = ", ".join(row.rule for row in plan.rules if row.stage == "other")
+        lines.append(
+            f"No cost model for {unmodelled}: their times are job start-up only (the ImageNet "
+            "stages: see the README's GPU table)."
+        )
     return "\n".join(lines)
 
 
