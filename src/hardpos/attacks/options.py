@@ -1,9 +1,10 @@
 """The attack's options and their defaults, in one place.
 
-:func:`hardpos.attacks.generate`'s keywords, the command line's defaults and the
-workflow's stages all read :data:`DEFAULTS`; :class:`AttackOptions` checks a set of them
-once and hands the line search its :class:`SearchOptions`. Importing this module
-needs neither torch nor OpenCV (the command line builds its help from it).
+:func:`hardpos.attacks.generate`'s keywords and ``hardpos attack``'s defaults are
+:data:`DEFAULTS` (the workflow's stage passes only what the config sets);
+:class:`AttackOptions` checks a set of them once and hands the line search its
+:class:`SearchOptions`. Importing this module needs neither torch nor OpenCV (the command
+line builds its help from it).
 """
 
 from __future__ import annotations
