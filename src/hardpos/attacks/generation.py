@@ -154,7 +154,10 @@ def _pixels(images, low: float, high: float) -> _Pixels:
             f"[{low:g}, {high:g}]; got {x.dtype}"
         )
     caller = x.dtype if isinstance(x, torch.Tensor) else torch.from_numpy(x[:0].copy()).dtype
-    t = torch.as_tensor(x).detach().to(device="cpu", dtype=torch.float64)
+    if isinstance(x, torch.Tensor):
+        t = x.detach().to(device="cpu", dtype=torch.float64)
+    else:  # a copy: a read-only memory map must not become a tensor
+        t = torch.from_numpy(np.array(x, dtype=np.float64))
     if t.numel():
         smallest, largest = float(t.min()), float(t.max())
         span = (high - low) / LEVELS / 2
