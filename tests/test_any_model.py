@@ -182,3 +182,12 @@ def test_float_images_outside_the_range_or_off_the_grid(net, images):
         off = generate(net, x + np.float32(0.4 / 255), y, methods="fgs", input_range=UNIT)
     on = generate(net, x, y, methods="fgs", input_range=UNIT)
     np.testing.assert_array_equal(off.images, on.images)  # rounded onto the grid first
+
+
+def test_progress_bar_only_when_asked_or_on_a_terminal(net, images, capsys):
+    x, y = images[0][:2], images[1][:2]
+    generate(net, x, y, methods="fgs", input_range=UNIT)  # stderr is not a terminal here
+    assert capsys.readouterr().err == ""
+    generate(net, x, y, methods="fgs", input_range=UNIT, progress=True)
+    err = capsys.readouterr().err
+    assert "attack" in err and "2/2" in err and "image" in err
