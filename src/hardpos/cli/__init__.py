@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         module.add_parser(subparsers)
         for added in set(subparsers.choices) - known:
             subparsers.choices[added].set_defaults(_module=module)
+            subparsers.choices[added].formatter_class = argparse.ArgumentDefaultsHelpFormatter
     return parser
 
 
