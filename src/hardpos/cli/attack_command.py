@@ -25,7 +25,7 @@ import math
 from pathlib import Path
 
 from hardpos.attacks.options import DEFAULTS
-from hardpos.cli.options import device_option, writable_file, writable_folder
+from hardpos.cli.argument_checks import device_option, writable_file, writable_folder
 from hardpos.errors import InputError
 from hardpos.experiments.attack_options import check_factors, check_methods
 

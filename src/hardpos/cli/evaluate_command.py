@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from hardpos.cli.options import device_option
+from hardpos.cli.argument_checks import device_option
 from hardpos.device import pick_device
 from hardpos.experiments.models import load_model
 from hardpos.metrics.classification import error_rate

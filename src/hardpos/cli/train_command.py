@@ -7,7 +7,7 @@ import logging
 
 import torch
 
-from hardpos.cli.options import device_option, writable_file
+from hardpos.cli.argument_checks import device_option, writable_file
 from hardpos.device import describe, pick_device
 from hardpos.metrics.classification import error_rate
 from hardpos.mnist.idx import load_mnist
