@@ -51,6 +51,7 @@ rule heldout:
         types=config["heldout"]["types"],
         per_type=config["heldout"]["per_type"],
         seed=config["heldout"]["seed"],
+        delta=config["heldout"].get("delta", 0.0),
     resources:
         mem_mb=grows_on_retry(8000),
     conda:

@@ -113,8 +113,10 @@ def build_heldout(
     seed: int,
     out_set: str | os.PathLike,
     out_table: str | os.PathLike,
+    delta: float = 0.0,
 ) -> None:
-    """Sample the held-out set: ``per_type`` adversarials of each type over all base nets.
+    """Sample the held-out set: ``per_type`` adversarials of each type over all base nets,
+    each taken at its type's factor x (1 + ``delta``) x s_min (config ``heldout.delta``).
 
     ``generated`` maps a base net to its (images, table) pairs on the test split.
     """
@@ -125,12 +127,15 @@ def build_heldout(
         table["row"] = sum(len(other) for other in stacks) + np.arange(len(table))
         tables[net] = table
         stacks.append(stack)
-    chosen = sample_heldout(tables, types=types, per_type=per_type, seed=seed)
+    chosen = sample_heldout(tables, types=types, per_type=per_type, seed=seed, delta=delta)
     images = ImageStack([path for stack in stacks for path in stack.paths])
     copy_images(out_set, images, chosen["row"].to_numpy(), chosen["label"].to_numpy(),
                 shape=_dataset_shape(images.shape[1:]))  # fmt: skip
     save_table(out_table, chosen.drop(columns=["row"]))
     counts = chosen["type"].value_counts()
     log.info(
-        "held-out set: %d images; %s", len(chosen), ", ".join(f"{t} {counts[t]}" for t in types)
+        "held-out set at (1 + %g) x s_min: %d images; %s",
+        delta,
+        len(chosen),
+        ", ".join(f"{t} {counts[t]}" for t in types),
     )
