@@ -10,10 +10,10 @@ paper. Errors are in percent, as in the paper's Table 1.
 Why Welch's t and not a bootstrap over nets: a recipe has 9 nets and basic 3. A bootstrap
 of 9 values has few distinct resamples and its percentile interval is too narrow at this
 size (it ignores the t tails and uses the n-divisor variance: about 90% coverage for a
-nominal 95% under normality); with basic's 3 nets it has 10 distinct resamples and is
-meaningless. Each net's error is a mean over 10K (or 70K) test images, so what varies
-between nets is close to normal, which is what Welch's test assumes; it does not assume
-the groups spread alike. Groups of fewer than two nets (smoke runs, the mini's one-net
+nominal 95% under normality); with basic's 3 nets it has 10 distinct resamples and
+covers about 75%. Each net's error is a mean over 10K (or 70K) test images, so what
+varies between nets is close to normal, which is what Welch's test assumes; it does not
+assume the groups spread alike. Groups of fewer than two nets (smoke runs, the mini's one-net
 rows) get the mean only: no spread, no interval, no test.
 """
 
