@@ -143,3 +143,103 @@ def test_figures_of_types_never_generated_say_so(tmp_path):
     table, _, _ = _generated()
     with pytest.raises(DataError, match="HC-5"):
         figures.figure5([table], str(tmp_path / "a.png"), str(tmp_path / "a.pdf"), types=["HC-5"])
+
+
+# --- statistics: confidence intervals and Welch's tests against the controls ---------------
+
+
+def test_welch_test_matches_a_hand_worked_case_with_two_degrees_of_freedom():
+    # a = 1, 2, 3 (mean 2, s^2 = 1), b = 5, 5, 5 (no spread): t = -3 / sqrt(1/3), and the
+    # Welch-Satterthwaite df is exactly n_a - 1 = 2, where the t distribution has the
+    # closed form P(|T| > t) = 1 - t / sqrt(2 + t^2)
+    test = table1.welch_test([1.0, 2.0, 3.0], [5.0, 5.0, 5.0])
+    t = -3.0 * np.sqrt(3.0)
+    assert test.diff == pytest.approx(-3.0)
+    assert test.t == pytest.approx(t)
+    assert test.df == pytest.approx(2.0)
+    assert test.p == pytest.approx(1 - abs(t) / np.sqrt(2 + t**2), rel=1e-9)
+
+
+def test_t_interval_matches_the_closed_form_for_three_values():
+    # df = 2: the 0.975 quantile of t is 0.95 * sqrt(2 / (1 - 0.95^2))
+    low, high = table1.t_interval([1.0, 2.0, 3.0])
+    half = 0.95 * np.sqrt(2 / (1 - 0.95**2)) * 1.0 / np.sqrt(3)
+    assert (low, high) == pytest.approx((2 - half, 2 + half), rel=1e-12)
+
+
+def test_welch_test_agrees_with_scipy_for_nine_nets_against_three():
+    from scipy import stats as scipy_stats
+
+    rng = np.random.default_rng(0)
+    a, b = 0.7 + 0.05 * rng.standard_normal(9), 0.9 + 0.1 * rng.standard_normal(3)
+    ours = table1.welch_test(a, b)
+    theirs = scipy_stats.ttest_ind(a, b, equal_var=False)
+    assert ours.t == pytest.approx(theirs.statistic, rel=1e-12)
+    assert ours.p == pytest.approx(theirs.pvalue, rel=1e-9)
+    assert ours.df == pytest.approx(theirs.df, rel=1e-12)
+
+
+def test_fewer_than_two_networks_give_no_interval_and_no_test():
+    assert all(np.isnan(table1.t_interval([0.8])))
+    test = table1.welch_test([0.8], [0.7, 0.9])
+    assert test.diff == pytest.approx(0.0) and np.isnan(test.p)
+
+
+@pytest.fixture
+def with_clean(evaluations, tmp_path: Path) -> list[Path]:
+    clean = [0.0085, 0.0080, 0.0075]  # FGS's three nets all sit at 0.008: no difference
+    return evaluations + [
+        _record(tmp_path / f"clean{n}.json", "clean", n, e, 0.5) for n, e in enumerate(clean, 1)
+    ]
+
+
+def test_table1_tests_each_recipe_against_clean_and_basic(with_clean):
+    evals = table1.load_evaluations(with_clean)
+    table = table1.table1(evals, recipe_order=["basic", "clean", "FGS"]).set_index("recipe")
+    fgs = table.loc["FGS"]
+    group = {r: evals.loc[evals["recipe"] == r] for r in ("basic", "clean", "FGS")}
+    expected = table1.welch_test(group["FGS"]["mnist_test"], group["clean"]["mnist_test"])
+    assert fgs["mnist_test_vs_clean_p"] == pytest.approx(expected.p)
+    assert fgs["mnist_test_vs_clean_diff"] == pytest.approx(0.0, abs=1e-12)  # 0.8 vs 0.8
+    assert fgs["mnist_test_vs_basic_diff"] == pytest.approx(0.8 - 2.0)
+    # held-out: FGS 30, 40, 50 % against basic's 60, 60, 60 (no spread: df = 2)
+    t = -20.0 / np.sqrt(100.0 / 3)
+    assert fgs["heldout_vs_basic_p"] == pytest.approx(1 - abs(t) / np.sqrt(2 + t**2))
+    assert np.isnan(table.loc["clean", "mnist_test_vs_clean_p"])  # not tested against itself
+    assert np.isnan(table.loc["basic", "heldout_vs_basic_p"])
+    one_net = table.loc["InfiMNIST-style (2,000)"]
+    assert np.isnan(one_net["mnist_test_ci_low"]) and np.isnan(one_net["mnist_test_vs_clean_p"])
+    low, high = table1.t_interval(group["basic"]["mnist_test"])
+    assert (table.loc["basic", "mnist_test_ci_low"], table.loc["basic", "mnist_test_ci_high"]) == (
+        pytest.approx(low),
+        pytest.approx(high),
+    )
+
+
+def test_a_row_no_different_from_clean_says_so_in_every_format(with_clean, tmp_path):
+    table = table1.table1(table1.load_evaluations(with_clean), recipe_order=["basic", "clean"])
+    csv, md, tex = tmp_path / "t.csv", tmp_path / "t.md", tmp_path / "t.tex"
+    table1.write_table1(table, csv, md, tex)
+    columns = pd.read_csv(csv).columns
+    for key in ("mnist_test", "heldout"):
+        assert {f"{key}_ci_low", f"{key}_vs_clean_p", f"{key}_vs_basic_diff"} <= set(columns)
+    fgs_line = next(line for line in md.read_text().splitlines() if line.startswith("| FGS"))
+    assert "+0.000 (p=1.000) n.s." in fgs_line  # MNIST vs clean
+    assert "MNIST vs clean" in md.read_text() and "Held-out 95% CI" in md.read_text()
+    assert "n.s." in tex.read_text() and "Welch" in tex.read_text()
+    assert r"MNIST 95\% CI" in tex.read_text()  # an unescaped % would end the LaTeX line
+
+
+def test_side_by_side_tests_the_papers_rows_against_its_basic_lenet(with_clean):
+    ours = table1.table1(table1.load_evaluations(with_clean))
+    both = table1.side_by_side(ours, REPO / "config" / "paper_table1.yaml").set_index("paper")
+    # HC-D-9-1.05: 0.673 +- 0.035 over 9 nets against 0.937 +- 0.110 over 3, by hand
+    va, vb = 0.035**2 / 9, 0.110**2 / 3
+    t = (0.673 - 0.937) / np.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va**2 / 8 + vb**2 / 2)
+    from scipy import stats as scipy_stats
+
+    expected = 2 * scipy_stats.t.sf(abs(t), df)
+    assert both.loc["HC-D-9-1.05", "paper_mnist_vs_basic_p"] == pytest.approx(expected)
+    assert np.isnan(both.loc["Basic LeNet", "paper_mnist_vs_basic_p"])
+    assert both.loc["FGS", "ours_mnist_vs_clean_p"] == pytest.approx(1.0)

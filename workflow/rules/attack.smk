@@ -13,6 +13,7 @@ rule generate:
         k=lambda wc: PLAN[wc.split][wc.family]["k"],
         factors=lambda wc: PLAN[wc.split][wc.family]["factors"],
         limit=lambda wc: attack_limit(wc.split, wc.net),
+        draw=lambda wc: attack_draw(wc.split),
         batch_size=config["attack"]["batch_size"],
         device=config["device"],
     wildcard_constraints:

@@ -29,6 +29,7 @@ if DATASET == "mnist":
         RECIPES.values(),
         heldout_types=config["heldout"]["types"],
         bucket_pool=BUCKETS if BUCKETS["enabled"] else None,
+        heldout_delta=config["heldout"].get("delta", 0.0),
     )
 else:  # the recipes and Figure 3's types, all on the selected training crops
     PLAN = generation_plan(
@@ -76,10 +77,17 @@ def attack_set(split, net):
 
 
 def attack_limit(split, net):
-    """How many images of the attack set to attack (None: all)."""
+    """How many of the first images of the attack set to attack (None: all)."""
     if DATASET == "mnist":
-        return config["attack"][f"{split}_images"]
+        return config["attack"]["test_images"] if split == "test" else None
     return None if net in FINETUNE_NETS else IMAGENET["gallery_images"]
+
+
+def attack_draw(split):
+    """MNIST training split: attack a seeded draw of attack.train_images (None: all)."""
+    if DATASET != "mnist" or split != "train" or config["attack"]["train_images"] is None:
+        return None
+    return {"count": config["attack"]["train_images"], "seed": config["attack"].get("seed", 0)}
 
 
 def weights_file(net):

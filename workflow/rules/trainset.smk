@@ -52,6 +52,7 @@ rule heldout:
         per_type=config["heldout"]["per_type"],
         seed=config["heldout"]["seed"],
         allow_fewer=config["heldout"].get("allow_fewer", False),
+        delta=config["heldout"].get("delta", 0.0),
     resources:
         mem_mb=grows_on_retry(8000),
     conda:

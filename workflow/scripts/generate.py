@@ -14,6 +14,7 @@ with job(snakemake):
         k=snakemake.params.k,
         factors=snakemake.params.factors,
         limit=snakemake.params.limit,
+        draw=snakemake.params.draw,
         net=net,
         out_images=snakemake.output.images,
         out_table=snakemake.output.table,

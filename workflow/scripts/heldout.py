@@ -10,6 +10,7 @@ with job(snakemake):
         per_type=snakemake.params.per_type,
         seed=snakemake.params.seed,
         allow_fewer=snakemake.params.allow_fewer,
+        delta=snakemake.params.delta,
         out_set=snakemake.output.dataset,
         out_table=snakemake.output.table,
     )

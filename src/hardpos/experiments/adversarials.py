@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import numbers
 import os
 
 import numpy as np
 
 from hardpos.device import describe, pick_device
+from hardpos.errors import InputError
 from hardpos.experiments.models import load_model
 from hardpos.experiments.recipes import method_argument
 from hardpos.files.atomic import write_json
@@ -15,9 +17,44 @@ from hardpos.files.datasets import load_dataset
 from hardpos.files.images import image_writer, load_images
 from hardpos.files.parquet import load_table, save_table
 from hardpos.imagenet.folders import CropDataset, read_index
-from hardpos.metrics.classification import iter_correct
+from hardpos.metrics.classification import iter_correct, predict
 
 log = logging.getLogger(__name__)
+
+
+def draw_sources(
+    correct: np.ndarray, count: int | float, *, seed: int, key: str = "attack.train_images"
+) -> np.ndarray:
+    """Sorted indices of the images to attack: ``count`` of the correctly classified ones.
+
+    ``count`` is a number of images (an int, e.g. the paper's 37,663 FGV sources) or a
+    share of the correctly classified ones (a float in (0, 1]). The draw walks one
+    permutation of the whole split made with ``seed`` and keeps the first ``count`` images
+    that ``correct`` marks, so base nets that classify an image alike agree on drawing it
+    and only misclassified images (which are never attacked) change the draw.
+    """
+    correct = np.asarray(correct, dtype=bool)
+    available = int(correct.sum())
+    is_count = isinstance(count, numbers.Integral) and not isinstance(count, bool)
+    is_share = (
+        isinstance(count, numbers.Real)
+        and not isinstance(count, bool | numbers.Integral)
+        and 0 < float(count) <= 1
+    )
+    if is_count and count < 1:
+        raise InputError(f"{key}: {count} must be at least 1 (or null: all images)")
+    if not (is_count or is_share):
+        raise InputError(
+            f"{key}: {count!r} is neither a count of images (an integer >= 1) nor a share in (0, 1]"
+        )
+    wanted = int(count) if is_count else int(round(float(count) * available))
+    if wanted > available:
+        raise InputError(
+            f"{key}: {wanted} images asked for but only {available} of {len(correct)} are "
+            "classified correctly (only those are attacked)"
+        )
+    order = np.random.default_rng(seed).permutation(len(correct))
+    return np.sort(order[correct[order]][:wanted])
 
 
 def generate_adversarials(
@@ -34,13 +71,16 @@ def generate_adversarials(
     batch_size: int,
     max_scale: float | None = None,
     device: str = "auto",
+    draw: dict | None = None,
 ) -> None:
     """Minimal adversarials and hard positives of ``family`` (ranks 1..k) for one base net.
 
-    ``limit`` keeps the first images of the split (smaller runs). The table's ``source``
-    indexes the split, ``net`` names the base net. The split is memory-mapped and the
-    images are written as they are made, ``batch_size`` (image, direction) pairs at a
-    time, so memory does not grow with the split.
+    ``limit`` keeps the first images of the split (smaller runs); ``draw``
+    (``{"count": N or share, "seed": s}``, the config's ``attack.train_images`` and
+    ``attack.seed``) attacks a seeded draw of the correctly classified images instead
+    (:func:`draw_sources`). The table's ``source`` indexes the split, ``net`` names the
+    base net. The split is memory-mapped and the images are written as they are made,
+    ``batch_size`` (image, direction) pairs at a time, so memory does not grow with it.
     """
     from hardpos.attacks import generate_to_files
 
@@ -49,9 +89,16 @@ def generate_adversarials(
     images, labels = load_dataset(dataset)
     if limit is not None:
         images, labels = images[:limit], labels[:limit]
+    network = load_model(model, dev)
+    chosen = None
+    if draw is not None and draw.get("count") is not None:
+        correct = predict(network, images, device=dev) == labels
+        chosen = draw_sources(correct, draw["count"], seed=int(draw["seed"]))
+        log.info("attacking %d of %d images (seed %s)", len(chosen), len(images), draw["seed"])
+        images, labels = images[chosen], labels[chosen]
     options = {} if max_scale is None else {"max_scale": max_scale}
     table = generate_to_files(
-        load_model(model, dev),
+        network,
         images,
         labels,
         methods=[method_argument(family, k)],
@@ -63,6 +110,9 @@ def generate_adversarials(
         columns={"net": net},
         **options,
     )
+    if chosen is not None:  # ``source`` indexes the split, not the drawn subset
+        table["source"] = chosen[table["source"].to_numpy()]
+        save_table(out_table, table)
     log.info(
         "%s on net %s: %d images, %d rows, %d successful",
         family,

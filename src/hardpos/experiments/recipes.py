@@ -109,12 +109,14 @@ def generation_plan(
     heldout_types: Iterable[str] = HELDOUT_TYPES,
     bucket_pool: dict | None = None,
     gallery: Iterable[str] = (),
+    heldout_delta: float = 0.0,
 ) -> dict[str, dict[str, dict]]:
     """What to generate: ``{split: {family: {"k": K, "factors": [...]}}}``.
 
     Training-split generation serves the recipes, the PASS-bucket pool and the ``gallery``
     types (ImageNet's Figure 3 is drawn from the attacked training crops); test-split
-    generation serves the held-out types.
+    generation serves the held-out types, each at its factor x (1 + ``heldout_delta``)
+    (:func:`heldout_factor`).
     """
     plan: dict[str, dict[str, dict]] = {"train": {}, "test": {}}
 
@@ -130,7 +132,7 @@ def generation_plan(
         need("train", bucket_pool["method"], int(bucket_pool["k"]), bucket_pool["factors"])
     for name in heldout_types:
         family, k, factor = parse_type(name)
-        need("test", family, k, [factor])
+        need("test", family, k, [heldout_factor(factor, heldout_delta)])
     for name in gallery:
         family, k, factor = parse_type(name)
         need("train", family, k, [factor])
@@ -138,6 +140,19 @@ def generation_plan(
         for entry in split.values():
             entry["factors"] = sorted(entry["factors"] | {1.0})
     return plan
+
+
+def heldout_factor(factor: float, delta: float) -> float:
+    """Where along its direction a held-out adversarial is taken: ``factor x (1 + delta)``
+    times s_min, rounded as the generation plan rounds factors.
+
+    ``delta`` = 0 takes the minimal adversarial exactly at the smallest adversarial scale
+    on the discrete grid (this project's line search); a small ``delta`` lands beyond the
+    boundary, as a coarser line search would. The types' own factors (HC-1x1.05) multiply.
+    """
+    if not (np.isfinite(delta) and delta >= 0):
+        raise InputError(f"heldout delta {delta!r} must be a number >= 0 (0: exactly at s_min)")
+    return round(float(factor) * (1.0 + float(delta)), _FACTOR_DECIMALS)
 
 
 def recipe_mask(recipe: Recipe, table: pd.DataFrame) -> pd.Series:
@@ -191,27 +206,44 @@ def pass_buckets(
 
 
 def sample_heldout(
-    tables: dict[int, pd.DataFrame], *, types: Iterable[str], per_type: int, seed: int
+    tables: dict[int, pd.DataFrame],
+    *,
+    types: Iterable[str],
+    per_type: int,
+    seed: int,
+    delta: float = 0.0,
 ) -> pd.DataFrame:
     """Up to ``per_type`` adversarials of each type, pooled over the base nets' tables.
 
     ``tables`` maps a base net id to its test-split table (all families concatenated,
-    with a ``row`` column locating the image in that net's arrays). Rows are drawn
-    without replacement with a seeded generator; the result keeps ``net`` and ``type``.
+    with a ``row`` column locating the image in that net's arrays). A type's images are the
+    successful rows at its factor x (1 + ``delta``) (:func:`heldout_factor`); ``type``
+    names them by the type (``FGS`` at 1.2 s_min is still ``FGS``). Rows are drawn without
+    replacement with a seeded generator; the result keeps ``net`` and ``type``.
     """
     pooled = []
     for net, table in sorted(tables.items()):
         part = table[table["success"].astype(bool)].copy()
         part["net"] = net
-        part["type"] = type_names(part)
         pooled.append(part)
     pool = pd.concat(pooled, ignore_index=True)
+    family, k = pool["method"].to_numpy(), pool["k"].astype(int).to_numpy()
+    factor = pool["factor"].astype(float).to_numpy()
     rng = np.random.default_rng(seed)
     chosen = []
     for name in types:
-        rows = np.flatnonzero(pool["type"].to_numpy() == name)
+        want_family, want_k, want_factor = parse_type(name)
+        at = heldout_factor(want_factor, delta)
+        rows = np.flatnonzero(
+            (family == want_family) & (k == want_k) & np.isclose(factor, at, rtol=0, atol=1e-6)
+        )
         if len(rows) == 0:
-            raise InputError(f"held-out type {name!r}: no successful adversarial was generated")
+            raise InputError(
+                f"held-out type {name!r} at {at:g} x s_min (delta {delta:g}): no successful "
+                "adversarial was generated"
+            )
         take = np.sort(rng.choice(rows, min(per_type, len(rows)), replace=False))
-        chosen.append(pool.iloc[take])
+        picked = pool.iloc[take].copy()
+        picked["type"] = name
+        chosen.append(picked)
     return pd.concat(chosen, ignore_index=True)

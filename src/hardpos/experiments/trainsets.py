@@ -139,8 +139,10 @@ def build_heldout(
     out_set: str | os.PathLike,
     out_table: str | os.PathLike,
     allow_fewer: bool = False,
+    delta: float = 0.0,
 ) -> None:
-    """Sample the held-out set: ``per_type`` adversarials of each type over all base nets.
+    """Sample the held-out set: ``per_type`` adversarials of each type over all base nets,
+    each taken at its type's factor x (1 + ``delta``) x s_min (config ``heldout.delta``).
 
     ``generated`` maps a base net to its (images, table) pairs on the test split. A type
     with fewer successful adversarials than ``per_type`` fails the stage, naming both
@@ -154,7 +156,7 @@ def build_heldout(
         table["row"] = sum(len(other) for other in stacks) + np.arange(len(table))
         tables[net] = table
         stacks.append(stack)
-    chosen = sample_heldout(tables, types=types, per_type=per_type, seed=seed)
+    chosen = sample_heldout(tables, types=types, per_type=per_type, seed=seed, delta=delta)
     counts = chosen["type"].value_counts()
     short = {t: int(counts.get(t, 0)) for t in types if counts.get(t, 0) < per_type}
     if short and not allow_fewer:
@@ -178,5 +180,8 @@ def build_heldout(
     }
     write_json(str(out_set) + ".json", summary)
     log.info(
-        "held-out set: %d images; %s", len(chosen), ", ".join(f"{t} {counts[t]}" for t in types)
+        "held-out set at (1 + %g) x s_min: %d images; %s",
+        delta,
+        len(chosen),
+        ", ".join(f"{t} {counts.get(t, 0)}" for t in types),
     )
