@@ -356,12 +356,13 @@ def test_hard_positives_are_at_factor_times_the_brute_force_minimum_of_their_own
     """Catches: factor rows scaled from another pair's s_min (or their own re-searched
     one), a factor applied twice or not at all, ``success`` not re-evaluated. Linear
     two-class models, where the direction is +-v and the minimum is the brute force over
-    the breakpoint list; three sources with different minima in one call."""
+    the breakpoint list; three sources with different minima in one call. Factor 0.5 lies
+    below the minimum: its image is classified 0 again, which only a fresh evaluation sees."""
     v = np.array([1.0, -2.0, 0.5, 1.5, -0.25, 3.0])
     x = np.array([[100, 90, 20, 200, 5, 60], [10, 250, 128, 0, 77, 30],
                   [255, 3, 180, 40, 140, 200]], dtype=np.uint8).reshape(3, 1, 2, 3)  # fmt: skip
     margin = np.array([40.0, 95.0, 160.0])
-    factors = [1.0, 1.05, 1.5]
+    factors = [1.0, 0.5, 1.05, 1.5]
     for method, d in (("fgv", v), ("fgs", np.sign(v)), ("hc-d-1", v)):
         for i in range(3):  # one model per source: the margin at each source differs
             model = Linear([np.zeros(6), v], [v @ x[i].ravel() + margin[i], 0.0])
@@ -379,7 +380,8 @@ def test_hard_positives_are_at_factor_times_the_brute_force_minimum_of_their_own
                 # h_1 - h_0 = v . (x~ - x) - margin
                 adv_label = int(v @ (expected.ravel() - x[i].ravel().astype(float)) > margin[i])
                 assert table.loc[r, "adv_label"] == adv_label
-                assert table.loc[r, "success"] == (adv_label != 0)
+                assert table.loc[r, "success"] == (adv_label != 0) == (c >= 1)
+                assert table.loc[r, "reason"] == ("" if c >= 1 else "not_misclassified")
 
 
 def test_hard_positives_on_lenet_reuse_the_factor_one_scale_of_the_same_direction(lenet64, digits):
