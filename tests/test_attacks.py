@@ -141,6 +141,35 @@ def image_at(x: np.ndarray, d: np.ndarray, s: float) -> np.ndarray:
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
+def breakpoints(x: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Every scale where some pixel of x~(s) moves one more grey level, (m - 1/2) / |d_p|
+    for m = 1 .. the pixel's room before 0 or 255, sorted (numpy, written out here)."""
+    x = x.reshape(-1).astype(np.float64)
+    a = np.abs(d.reshape(-1) / np.abs(d).max())
+    room = np.where(d.reshape(-1) > 0, 255 - x, np.where(d.reshape(-1) < 0, x, 0))
+    m = np.arange(1, 256, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        points = (m[None, :] - 0.5) / a[:, None]
+    return np.unique(points[m[None, :] <= room[:, None]])
+
+
+def assert_minimal_on_the_grid(model, x, d, s_min, label, adv) -> None:
+    """s_min is one of the breakpoints, x~(s_min) is ``adv`` and misclassified, and the
+    image just before it (between the previous breakpoint and s_min) is classified
+    ``label``: the previous breakpoint found by the numpy list, not by the library."""
+    points = breakpoints(x, d)
+    at = np.flatnonzero(np.isclose(points, s_min, rtol=1e-12, atol=0))
+    assert len(at) == 1, f"s_min {s_min} is not a breakpoint"
+    previous = points[at[0] - 1] if at[0] > 0 else 0.0
+    np.testing.assert_array_equal(image_at(x, d, s_min + 1e-9 * s_min), adv)
+    before = image_at(x, d, (previous + s_min) / 2)
+    assert (before != adv).any()
+    with torch.no_grad():
+        out = model.logits(torch.as_tensor(np.stack([before, adv])).to(torch.float64))
+    assert int(out[0].argmax()) == label, "one breakpoint less is already adversarial"
+    assert int(out[1].argmax()) != label
+
+
 # -- the minimal scale on linear models -----------------------------------------------------
 
 
@@ -300,7 +329,10 @@ def test_feature_direction_names_an_unknown_layer(lenet64, digits):
 # -- the search on a real network ----------------------------------------------------------
 
 
-def test_every_adversarial_is_misclassified_and_one_grid_step_less_is_not(lenet64, digits):
+def test_every_adversarial_is_misclassified_and_one_breakpoint_less_is_not(lenet64, digits):
+    """Catches: a search that stops one or more breakpoints past the minimum, an s_min off
+    the grid, a returned image that is not x~(s_min). The previous breakpoint comes from
+    the numpy list of all breakpoints, not from the library's grid."""
     images, labels = digits
     methods = ["fgs", "fgv", "hc-d-3", "hc-s-k2"]
     adv, table = generate(lenet64, images, labels, methods=methods)
@@ -316,36 +348,66 @@ def test_every_adversarial_is_misclassified_and_one_grid_step_less_is_not(lenet6
     assert (predicted != table["label"]).all()
     for r, row in enumerate(table.itertuples()):
         x, d = images[row.source], got[row.source, r % len(directions)]
-        below, _ = grid_neighbours(x[None], d[None], [row.s_min])
-        middle = (below[0] + row.s_min) / 2  # x~ is constant on [below, s_min)
-        np.testing.assert_array_equal(image_at(x, d, row.s_min + 1e-9), adv[r])
-        before = image_at(x, d, middle)
-        assert (before != adv[r]).any()
-        with torch.no_grad():
-            label = lenet64.logits(torch.as_tensor(before[None], dtype=torch.float64)).argmax()
-        assert int(label) == row.label, row
+        assert_minimal_on_the_grid(lenet64, x, d, row.s_min, row.label, adv[r])
         assert row.linf == np.abs(adv[r].astype(int) - x).max()
 
 
-def test_hard_positives_are_at_factor_times_the_minimal_scale(lenet64, digits):
+def test_hard_positives_are_at_factor_times_the_brute_force_minimum_of_their_own_pair():
+    """Catches: factor rows scaled from another pair's s_min (or their own re-searched
+    one), a factor applied twice or not at all, ``success`` not re-evaluated. Linear
+    two-class models, where the direction is +-v and the minimum is the brute force over
+    the breakpoint list; three sources with different minima in one call. Factor 0.5 lies
+    below the minimum: its image is classified 0 again, which only a fresh evaluation sees."""
+    v = np.array([1.0, -2.0, 0.5, 1.5, -0.25, 3.0])
+    x = np.array([[100, 90, 20, 200, 5, 60], [10, 250, 128, 0, 77, 30],
+                  [255, 3, 180, 40, 140, 200]], dtype=np.uint8).reshape(3, 1, 2, 3)  # fmt: skip
+    margin = np.array([40.0, 95.0, 160.0])
+    factors = [1.0, 0.5, 1.05, 1.5]
+    for method, d in (("fgv", v), ("fgs", np.sign(v)), ("hc-d-1", v)):
+        for i in range(3):  # one model per source: the margin at each source differs
+            model = Linear([np.zeros(6), v], [v @ x[i].ravel() + margin[i], 0.0])
+            batch = np.stack([x[i], x[(i + 1) % 3], x[(i + 2) % 3]])
+            adv, table = generate(model, batch, own_labels(model, batch), methods=[method],
+                                  factors=factors)  # fmt: skip
+            rows = table[table["source"] == 0]
+            s_min = brute_force_minimum(model, x[i], d, 0)
+            assert rows["factor"].tolist() == factors, method
+            assert (rows["s_min"] == s_min).all(), (method, i, rows["s_min"].tolist(), s_min)
+            np.testing.assert_allclose(rows["step"], np.array(factors) * s_min, rtol=1e-15)
+            for r, c in zip(rows.index, factors, strict=True):
+                expected = image_at(x[i], d.reshape(x[i].shape), c * s_min * (1 + 1e-12))
+                np.testing.assert_array_equal(adv[r], expected, err_msg=f"{method} x{c}")
+                # h_1 - h_0 = v . (x~ - x) - margin
+                adv_label = int(v @ (expected.ravel() - x[i].ravel().astype(float)) > margin[i])
+                assert table.loc[r, "adv_label"] == adv_label
+                assert table.loc[r, "success"] == (adv_label != 0) == (c >= 1)
+                assert table.loc[r, "reason"] == ("" if c >= 1 else "not_misclassified")
+
+
+def test_hard_positives_on_lenet_reuse_the_factor_one_scale_of_the_same_direction(lenet64, digits):
+    """Catches: factor rows taken at their own (or a neighbouring pair's) s_min. Each
+    factor row's s_min equals that of its (source, direction) factor-1 row, and its
+    image is x~(c * that s_min), written out independently of the library."""
     images, labels = digits
     factors = [1.0, 1.05, 1.5]
     adv, table = generate(lenet64, images, labels, methods=["hc-d-2"], factors=factors)
     got = compute_directions(
         lenet64, torch.as_tensor(images), torch.as_tensor(labels), parse_methods("hc-d-2")
     ).d.numpy()
-    assert list(table["factor"][:3]) == factors
-    np.testing.assert_allclose(table["step"], table["factor"] * table["s_min"], rtol=1e-15)
-    for r, row in enumerate(table.itertuples()):
-        d = got[row.source, row.k - 1]
-        np.testing.assert_array_equal(
-            perturb(images[row.source][None], d[None], row.step)[0], adv[r]
-        )
+    assert table["factor"].tolist() == factors * (len(table) // 3)
+    for (source, k), rows in table.groupby(["source", "k"]):
+        base = rows[rows["factor"] == 1.0].iloc[0]
+        assert (rows["s_min"] == base["s_min"]).all(), (source, k)
+        d = got[source, k - 1]
+        for r, row in rows.iterrows():
+            # just past the scale: at a breakpoint itself floor(s |d| + 1/2) may round down
+            scale = row["factor"] * base["s_min"] * (1 + 1e-12)
+            expected = image_at(images[source], d, scale)
+            np.testing.assert_array_equal(adv[r], expected, err_msg=f"{source} {k} {row.factor}")
     with torch.no_grad():
         predicted = lenet64.logits(torch.as_tensor(adv, dtype=torch.float64)).argmax(1).numpy()
+    np.testing.assert_array_equal(table["adv_label"], predicted)
     np.testing.assert_array_equal(table["success"], predicted != table["label"])
-    scaled = table[table["factor"] > 1]
-    assert (scaled["linf"].to_numpy() >= table.loc[scaled.index - 1, "linf"].to_numpy()).all()
 
 
 def test_direction_that_never_fools_the_model_is_recorded_as_failure():
@@ -387,17 +449,44 @@ def test_results_do_not_depend_on_batch_sizes(lenet64, digits):
     pd.testing.assert_frame_equal(one[1], other[1])
 
 
-def test_colour_images_and_any_model_with_logits():
+def test_colour_images_and_any_model_with_logits_get_minimal_adversarials():
+    """Catches: a search that works on greyscale only (channels mixed up in the grid or
+    the image) or is not minimal on colour; checked against the numpy breakpoint list."""
     model = TinyColour()
     images = np.random.default_rng(0).integers(0, 256, (5, 3, 8, 8), dtype=np.uint8)
     labels = own_labels(model, images)
     adv, table = generate(model, images, labels, methods=["fgv", "hc-s-2"], factors=[1, 1.1])
     assert adv.shape == (len(table), 3, 8, 8) and len(table) == 5 * 3 * 2
     ok = table["success"].to_numpy()
-    assert ok.mean() > 0.5
     with torch.no_grad():
         predicted = model.logits(torch.as_tensor(adv)).argmax(1).numpy()
+    np.testing.assert_array_equal(predicted, table["adv_label"])
     assert (predicted[ok] != table["label"][ok]).all()
+    got = compute_directions(
+        model, torch.as_tensor(images), torch.as_tensor(labels), parse_methods("fgv,hc-s-2")
+    ).d.numpy()
+    minimal = table[(table["factor"] == 1.0) & table["success"]]
+    assert len(minimal) >= 10  # of 15 directions
+    for r, row in minimal.iterrows():
+        j = 0 if row["method"] == "fgv" else row["k"]
+        x, d = images[row["source"]], got[row["source"], j]
+        assert_minimal_on_the_grid(model, x, d, row["s_min"], row["label"], adv[r])
+
+
+def test_hot_class_ties_go_to_the_lower_class_id():
+    """Catches: ties among the other classes' logits broken by the higher id (or not
+    stably). At the flat image every non-label class scores 5 exactly."""
+    w = [np.zeros(4), [1.0, -1.0, 0.0, 0.0], [0.0, 0.0, 1.0, -1.0], [1.0, 0.0, -1.0, 0.0]]
+    model = Linear(w, [10.0, 5.0, 5.0, 5.0])
+    with torch.no_grad():
+        h = model.logits(torch.as_tensor(flat_image(), dtype=torch.float64))
+    assert h.tolist() == [[10.0, 5.0, 5.0, 5.0]]
+    _, table = generate(model, flat_image(), [0], methods=["hc-d-3"])
+    assert table["hot"].tolist() == [1, 2, 3]
+    w[0] = [0.0, 0.0, 0.0, 0.0]
+    tied = Linear([w[2], w[3], w[0], w[1]], [5.0, 5.0, 10.0, 5.0])  # label 2
+    _, table = generate(tied, flat_image(), [2], methods=["hc-d-3", "hc-s-k1"])
+    assert table["hot"].tolist() == [0, 1, 3, 0]
 
 
 # -- the table ----------------------------------------------------------------------------

@@ -241,3 +241,40 @@ def test_missing_source_file_is_a_hardpos_error(tmp_path):
         generate_to_file(tmp_path / "missing.npz", 3, 0, tmp_path / "out.npz")
     with pytest.raises(InputError, match="chunk=0"):
         generate_to_file(tmp_path / "missing.npz", 3, 0, tmp_path / "out.npz", chunk=0)
+
+
+_DEFORM_IN_A_PROCESS = """
+import hashlib, sys
+import numpy as np
+sys.path.insert(0, {src!r})
+from hardpos.mnist.deformations import infimnist_style
+data = np.load({data!r})
+out, labels = infimnist_style(data["images"], data["labels"], 9, seed=5, start=2)
+print(hashlib.sha256(out.tobytes() + labels.tobytes()).hexdigest())
+"""
+
+
+def test_deformations_are_identical_across_processes_and_hash_seeds(tmp_path):
+    """Catches: a random choice not drawn from (seed, index) alone, e.g. one taken from
+    Python's salted ``hash`` or from global state set at import. Two fresh interpreters
+    with different PYTHONHASHSEED values must give the bytes made in this one."""
+    import hashlib
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import hardpos
+
+    images, labels = strokes(4)
+    np.savez(tmp_path / "src.npz", images=images, labels=labels)
+    here, here_labels = infimnist_style(images, labels, 9, seed=5, start=2)
+    expected = hashlib.sha256(here.tobytes() + here_labels.tobytes()).hexdigest()
+    script = _DEFORM_IN_A_PROCESS.format(
+        src=str(Path(hardpos.__file__).resolve().parents[1]), data=str(tmp_path / "src.npz")
+    )
+    for hash_seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                             text=True, timeout=300, check=True)  # fmt: skip
+        assert run.stdout.strip() == expected, hash_seed

@@ -102,28 +102,42 @@ def test_recipe_mask_keeps_successful_rows_of_its_ranks_factor_and_pass():
     assert list(recipe_mask(scaled, table)) == [False, False, True, False, False]
 
 
-def test_pass_buckets_are_equal_sized_and_within_their_range():
-    rng = np.random.default_rng(0)
-    scores = rng.uniform(0.4, 1.0, 400)
-    table = _table(
-        [("hc-d", 1 + i % 9, [1.0, 1.2][i % 2], True, s, 0) for i, s in enumerate(scores)]
-    )
+def test_pass_buckets_put_edge_scores_in_the_upper_bucket_and_1_in_the_last():
+    """Catches: an edge counted in both buckets or in the lower one (``<=`` below 1.0),
+    a score of exactly 1.0 left out of the last bucket, pool rows of other methods, ranks,
+    factors or failures let in, ``per_bucket`` ignored. Scores sit exactly on the edges."""
     edges = [0.4, 0.6, 0.8, 1.0]
-    buckets = pass_buckets(
-        table, method="hc-d", k=9, factors=[1.0, 1.2], edges=edges, per_bucket=None, seed=1
-    )
-    sizes = {name: len(rows) for name, rows in buckets.items()}
-    counts = [
-        ((scores >= lo) & (scores < hi)).sum() for lo, hi in zip(edges[:-1], edges[1:], strict=True)
-    ]
-    assert set(sizes.values()) == {min(counts)}
-    for (name, rows), lo, hi in zip(buckets.items(), edges[:-1], edges[1:], strict=True):
-        assert name == f"PASS-{lo:.2f}-{hi:.2f}"
-        assert ((scores[rows] >= lo) & (scores[rows] <= hi)).all()
-    again = pass_buckets(
-        table, method="hc-d", k=9, factors=[1.0, 1.2], edges=edges, per_bucket=None, seed=1
-    )
-    assert all(np.array_equal(buckets[n], again[n]) for n in buckets)
+    scores = [0.4, 0.6, 0.8, 1.0, 0.5, 0.59999, 0.7, 0.79, 0.99, 0.45, 0.65, 1.0]
+    rows = [("hc-d", 1 + i % 3, [1.0, 1.2][i % 2], True, s, 0) for i, s in enumerate(scores)]
+    rows += [("hc-s", 1, 1.0, True, 0.6, 0), ("hc-d", 4, 1.0, True, 0.6, 0),
+             ("hc-d", 1, 1.1, True, 0.6, 0), ("hc-d", 1, 1.0, False, 0.6, 0),
+             ("hc-d", 2, 1.0, True, 0.39, 0)]  # fmt: skip
+    table = _table(rows)
+    # written out by hand: [0.4, 0.6), [0.6, 0.8), [0.8, 1.0] (1.0 itself in the last);
+    # four each, so that without per_bucket every bucket takes exactly its members
+    members = {
+        "PASS-0.40-0.60": [0, 4, 5, 9],
+        "PASS-0.60-0.80": [1, 6, 7, 10],
+        "PASS-0.80-1.00": [2, 3, 8, 11],
+    }
+    for per_bucket, count in ((None, 4), (3, 3), (10, 4)):
+        buckets = pass_buckets(table, method="hc-d", k=3, factors=[1.0, 1.2], edges=edges,
+                               per_bucket=per_bucket, seed=1)  # fmt: skip
+        assert list(buckets) == list(members)
+        for name, chosen in buckets.items():
+            assert len(chosen) == count, (name, per_bucket)
+            assert set(chosen.tolist()) <= set(members[name]), name
+            assert list(chosen) == sorted(chosen)
+            if count == 4:
+                assert chosen.tolist() == members[name], name
+
+    def draw(seed):
+        return pass_buckets(table, method="hc-d", k=3, factors=[1.0, 1.2], edges=edges,
+                            per_bucket=3, seed=seed)  # fmt: skip
+
+    first, again = draw(1), draw(1)
+    assert all(np.array_equal(first[n], again[n]) for n in first)
+    assert any(not np.array_equal(first[n], d[n]) for d in map(draw, range(2, 6)) for n in d)
 
 
 def test_heldout_sample_draws_per_type_from_all_nets_and_says_when_a_type_is_missing():

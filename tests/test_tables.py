@@ -23,9 +23,13 @@ def _record(path: Path, recipe: str, net: int, mnist: float, heldout: float, **e
         "train_images": extra.pop("train_images", 0),
         "mnist_test": {"error": mnist, "n": 10000, "wrong": int(mnist * 10000)},
         "heldout": {"error": heldout, "n": 100, "wrong": int(heldout * 100)},
-        "heldout_own": {"error": extra.pop("own", heldout), "n": 50, "wrong": 0},
-        "heldout_other": {"error": extra.pop("other", heldout), "n": 50, "wrong": 0},
-        "heldout_by_type": {"FGS": {"error": heldout, "n": 50, "wrong": 0}},
+        "heldout_own": {"error": extra.pop("own", heldout - 0.05), "n": 50, "wrong": 0},
+        "heldout_other": {"error": extra.pop("other", heldout + 0.05), "n": 50, "wrong": 0},
+        # per-type errors that differ from the overall one and from each other
+        "heldout_by_type": {
+            "FGS": {"error": heldout - 0.1, "n": 50, "wrong": 0},
+            "HC-1": {"error": heldout + 0.1 * net, "n": 50, "wrong": 0},
+        },
     }
     path.write_text(json.dumps(record))
     return path
@@ -89,8 +93,23 @@ def test_a_paper_table_row_without_figures_is_named(tmp_path):
 
 
 def test_heldout_by_type_is_the_mean_over_a_recipes_networks(evaluations):
-    by_type = table1.heldout_type_table(table1.load_evaluations(evaluations))
-    assert by_type.set_index("recipe").loc["FGS", "FGS"] == pytest.approx(40.0)
+    """Catches: a type column filled from the overall error or from another type, a mean
+    over the wrong networks. FGS nets: overall 30, 40, 50 %; FGS 10 points lower, HC-1
+    10 * net points higher."""
+    by_type = table1.heldout_type_table(table1.load_evaluations(evaluations)).set_index("recipe")
+    assert by_type.loc["FGS", "FGS"] == pytest.approx(30.0)
+    assert by_type.loc["FGS", "HC-1"] == pytest.approx(60.0)  # (40 + 60 + 80) / 3
+    assert by_type.loc["basic", "FGS"] == pytest.approx(50.0)
+    assert by_type.loc["basic", "HC-1"] == pytest.approx(80.0)  # (70 + 80 + 90) / 3
+
+
+def test_table1_own_and_other_columns_read_their_own_errors(evaluations):
+    """Catches: own and other parent's errors swapped or read from the overall error."""
+    table = table1.table1(table1.load_evaluations(evaluations), recipe_order=["basic", "FGS"])
+    fgs = table.set_index("recipe").loc["FGS"]
+    assert fgs["heldout_mean"] == pytest.approx(40.0)
+    assert fgs["heldout_own_mean"] == pytest.approx(35.0)
+    assert fgs["heldout_other_mean"] == pytest.approx(45.0)
 
 
 def _generated(n_sources: int = 3) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:

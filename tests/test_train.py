@@ -11,6 +11,7 @@ import time
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from hardpos.errors import InputError, TrainingError
 from hardpos.metrics.classification import error_rate
@@ -101,18 +102,6 @@ def test_continuing_from_a_checkpoint_equals_one_uninterrupted_run(tmp_path):
     assert resumed.iteration == 20
     for p, q in zip(whole.model.parameters(), resumed.model.parameters(), strict=True):
         assert torch.equal(p, q)
-
-
-def test_fine_tuning_carries_the_iteration_counter_on(tmp_path):
-    images, labels = _toy_data()
-    solver = Solver(batch_size=16)
-    base = tmp_path / "base.pt"
-    train(images, labels, seed=1, iterations=10, solver=solver, checkpoint=base)
-    other_images, other_labels = _toy_data(seed=9)
-    tuned = train(other_images, other_labels, seed=5, iterations=15, solver=solver, init=base)
-    assert tuned.iteration == 15
-    base_state = load_checkpoint(base, torch.device("cpu"))[0]
-    assert not torch.equal(base_state.model.ip2.weight, tuned.model.ip2.weight)
 
 
 _KILLABLE = """
@@ -206,3 +195,79 @@ def test_a_checkpoint_from_another_seed_is_not_resumed(tmp_path):
     fresh = train(images, labels, seed=2, iterations=6, solver=solver, checkpoint=ckpt)
     reference = train(images, labels, seed=2, iterations=6, solver=solver)
     assert torch.equal(fresh.model.ip2.weight, reference.model.ip2.weight)
+
+
+def _hand_caffe_steps(state: dict, images, labels, first: int, last: int, solver: Solver,
+                      momentum: list[torch.Tensor]) -> dict:  # fmt: skip
+    """Caffe's solver written out again, in float64, for full batches: iterations
+    ``first .. last - 1`` from the weights ``state`` and the momentum buffers given
+    (in parameter order); a parameter is a bias when its name ends in "bias"."""
+    from hardpos.mnist.lenet import LeNet as Net
+
+    net = Net(input_scale=1 / 255).double()
+    net.load_state_dict(state)
+    names = [name for name, _ in net.named_parameters()]
+    params = [p for _, p in net.named_parameters()]
+    velocity = [m.detach().double().clone() for m in momentum]
+    x = torch.as_tensor(images, dtype=torch.float64).unsqueeze(1)
+    y = torch.as_tensor(labels, dtype=torch.int64)
+    for it in range(first, last):
+        lr = solver.base_lr * (1 + solver.gamma * it) ** -solver.power
+        loss = F.cross_entropy(net.logits(x), y)
+        grads = torch.autograd.grad(loss, params)
+        with torch.no_grad():
+            for name, p, g, v in zip(names, params, grads, velocity, strict=True):
+                mult = 2.0 if name.endswith("bias") else 1.0
+                v.mul_(solver.momentum).add_(lr * mult * (g + solver.weight_decay * p))
+                p.sub_(v)
+    return {name: p.detach() for name, p in zip(names, params, strict=True)}
+
+
+def _assert_weights_equal(model, expected: dict, **tolerance) -> None:
+    for name, p in model.named_parameters():
+        torch.testing.assert_close(p.detach().double(), expected[name], msg=name, **tolerance)
+
+
+def test_fine_tuning_continues_the_base_checkpoint_as_a_hand_written_solver_would(tmp_path):
+    """Catches: ``init`` ignored (fresh weights), momentum or iteration counter not carried
+    on (the lr policy restarting at 0), biases not at twice the rate. Full batches, so the
+    order of examples does not matter; gamma 0.05 makes the lr at 10 differ from lr at 0."""
+    images, labels = _toy_data(32)
+    solver = Solver(batch_size=32, gamma=0.05)
+    base = tmp_path / "base.pt"
+    train(images, labels, seed=1, iterations=10, solver=solver, checkpoint=base)
+    blob = torch.load(base, weights_only=True)  # read here, not through load_checkpoint
+    assert blob["iteration"] == 10
+    other_images, other_labels = _toy_data(32, seed=9)
+    tuned = train(other_images, other_labels, seed=5, iterations=14, solver=solver, init=base)
+    assert tuned.iteration == 14
+    expected = _hand_caffe_steps(
+        blob["model"], other_images, other_labels, 10, 14, solver, blob["momentum"]
+    )
+    _assert_weights_equal(tuned.model, expected, rtol=2e-4, atol=2e-6)
+
+
+def test_biases_learn_at_twice_the_rate_in_train():
+    """Catches: the bias lr multiplier dropped (or applied to the weights). One step from
+    the seed's initial weights with zero momentum: w1 = w0 - lr (g + wd w0), and the
+    biases (zero at the start) move by -2 lr g exactly."""
+    from hardpos.mnist.lenet import LeNet as Net
+
+    images, labels = _toy_data(16)
+    solver = Solver(batch_size=16)
+    start = Net(seed=4).double()
+    assert all(
+        float(p.detach().abs().max()) == 0 for n, p in start.named_parameters() if "bias" in n
+    )
+    expected = _hand_caffe_steps(
+        start.state_dict(), images, labels, 0, 1, solver,
+        [torch.zeros_like(p) for p in start.parameters()],
+    )  # fmt: skip
+    one = train(images, labels, seed=4, iterations=1, solver=solver)
+    _assert_weights_equal(one.model, expected, rtol=1e-4, atol=1e-7)
+    x = torch.as_tensor(images, dtype=torch.float64).unsqueeze(1)
+    loss = F.cross_entropy(start.logits(x), torch.as_tensor(labels))
+    g_bias = torch.autograd.grad(loss, start.ip2.bias)[0]
+    torch.testing.assert_close(
+        one.model.ip2.bias.detach().double(), -2 * 0.01 * g_bias, rtol=1e-4, atol=1e-8
+    )
