@@ -48,5 +48,5 @@ if config["dataset"] == "imagenet":
 rule all:
     input:
         all_targets(),
-        robustness_targets(),
+        ROBUSTNESS_TARGETS,
     default_target: True

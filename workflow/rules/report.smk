@@ -2,7 +2,7 @@ rule table1:
     input:
         evaluations=[evaluation(model_id) for model_id in model_ids()],
         paper="config/paper_table1.yaml",
-        robustness=robustness_records(),
+        robustness=ROBUSTNESS_RECORDS,
     output:
         table1_csv=report(
             table_path("table1", "csv"), caption="../report/table1.rst", category="Table 1"

@@ -1,31 +1,22 @@
 # Beyond the paper: robustness of every MNIST model under strong attacks (adv-lib):
 # robust accuracy at each L-inf budget and the median minimal norms, one JSON per model,
-# read by Table 1 and drawn in the robust-accuracy figure. Hooks elsewhere: rule all asks
-# for robustness_targets(); rule table1 takes robustness_records() as input `robustness`.
+# read by Table 1 and drawn in the robust-accuracy figure. Hooks elsewhere: common.smk's
+# robustness_record(model_id) (the path), rule all asks for ROBUSTNESS_TARGETS, rule
+# table1 takes ROBUSTNESS_RECORDS as input `robustness`; the Snakefile includes this file
+# before report.smk.
 
 ROBUSTNESS = config.get("robustness") or {"enabled": False}
 ROBUSTNESS_ON = bool(ROBUSTNESS.get("enabled")) and DATASET == "mnist"
-
-
-def robustness_record(model_id):
-    """model_id: base/net1, finetune/PGD-AT/net1-order2 or infimnist/net1."""
-    return f"{RESULTS}/robustness/{model_id}.json"
-
-
-def robustness_records():
-    return [robustness_record(m) for m in model_ids()] if ROBUSTNESS_ON else []
-
-
-def robustness_targets():
-    if not ROBUSTNESS_ON:
-        return []
-    return [figure_path("robust_accuracy", ext) for ext in ("png", "pdf")]
-
-
-def robustness_attack():
-    """The fixed-budget attack's settings (hardpos.robustness.BudgetAttack)."""
-    keys = ("attack", "loss", "steps", "restarts", "step_size")
-    return {key: ROBUSTNESS[key] for key in keys if key in ROBUSTNESS}
+ROBUSTNESS_RECORDS = [robustness_record(m) for m in model_ids()] if ROBUSTNESS_ON else []
+ROBUSTNESS_TARGETS = (
+    [figure_path("robust_accuracy", ext) for ext in ("png", "pdf")] if ROBUSTNESS_ON else []
+)
+# the fixed-budget attack's settings (hardpos.robustness.BudgetAttack)
+ROBUSTNESS_ATTACK = {
+    key: ROBUSTNESS[key]
+    for key in ("attack", "loss", "steps", "restarts", "step_size")
+    if key in ROBUSTNESS
+}
 
 
 rule robustness:
@@ -39,7 +30,7 @@ rule robustness:
     params:
         images=ROBUSTNESS.get("images"),
         linf=ROBUSTNESS.get("linf"),
-        attack=robustness_attack(),
+        attack=ROBUSTNESS_ATTACK,
         min_norm=ROBUSTNESS.get("min_norm"),
         batch_size=ROBUSTNESS.get("batch_size", 1000),
         seed=ROBUSTNESS.get("seed", 0),
@@ -59,7 +50,7 @@ rule robustness:
 
 rule figure_robust_accuracy:
     input:
-        records=robustness_records(),
+        records=ROBUSTNESS_RECORDS,
     output:
         png=report(
             figure_path("robust_accuracy", "png"),
