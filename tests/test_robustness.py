@@ -306,3 +306,26 @@ def test_table1_gains_robustness_columns_averaged_over_a_recipes_nets(tmp_path):
     assert shown.loc["PGD-AT", "Min. L2 / L-inf (grey)"] == "290 / 58.0"
     # without records, Table 1 is as before
     assert "Robust L-inf 0.3" not in _display(table1(load_evaluations(evaluations))).columns
+
+
+def test_objective_recipes_parse_draw_no_generated_images_and_check_their_settings():
+    from hardpos.experiments.recipes import generation_plan, parse_recipes
+
+    recipes = parse_recipes(
+        [
+            {"name": "PGD-AT", "method": "pgd-at", "eps": 0.3, "step_size": 0.1, "steps": 7},
+            {"name": "FGS-objective", "method": "fgs-objective", "alpha": 0.5, "eps": 0.25},
+        ]
+    )
+    assert [r.adversarial for r in recipes] == [False, False]
+    assert recipes[0].objective_settings() == {
+        "method": "pgd-at", "eps": 0.3, "step_size": 0.1, "steps": 7,
+    }  # fmt: skip
+    assert generation_plan(recipes, heldout_types=())["train"] == {}
+    settings = dict(recipes[1].objective_settings())
+    objective = objective_from_recipe(settings.pop("method"), settings)
+    assert objective == FGSObjective(eps=0.25, alpha=0.5)
+    with pytest.raises(InputError, match="recipe 'P': unknown keys \\['k'\\]"):
+        parse_recipes([{"name": "P", "method": "pgd-at", "k": 3}])
+    with pytest.raises(InputError, match="recipe 'P': pgd-at eps 3"):
+        parse_recipes([{"name": "P", "method": "pgd-at", "eps": 3}])
