@@ -86,10 +86,10 @@ def test_apgd_is_at_least_as_strong_as_pgd_and_breaks_nearly_all_at_0_3(small_le
     net, images, labels = small_lenet
     budgets = [0.1, 0.3]
     pgd = robust_accuracy(
-        net, images, labels, budgets=budgets, attack=BudgetAttack(attack="pgd", steps=20)
+        net, images, labels, budgets=budgets, attack=BudgetAttack(attack="pgd", steps=10)
     )
     apgd = robust_accuracy(
-        net, images, labels, budgets=budgets, attack=BudgetAttack(attack="apgd", steps=20)
+        net, images, labels, budgets=budgets, attack=BudgetAttack(attack="apgd", steps=10)
     )
     assert apgd["clean_accuracy"] == pgd["clean_accuracy"] > 0.9
     for a, p in zip(apgd["robust_accuracy"], pgd["robust_accuracy"], strict=True):
