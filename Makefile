@@ -1,5 +1,6 @@
 # Two commands do all the set-up on a fresh machine:
-#   make run   -- the workflow on config/config.yaml (extra snakemake arguments in ARGS)
+#   make run   -- the workflow on config/config.yaml (extra snakemake arguments in ARGS);
+#                 it prints `make plan` first: jobs per rule and the expected hours
 #   make test  -- the test suite
 # Both create .venv with pip if it is missing and install the project into it.
 
@@ -7,21 +8,31 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 ARGS ?=
+CORES ?= $(shell nproc 2>/dev/null || echo 1)
 PYTEST_ARGS ?=
 STAMP := $(VENV)/.hardpos-installed
 
-.PHONY: run unlock test lint format bench test-slurm clean-results
+.PHONY: plan run unlock test lint format bench test-slurm clean-results
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.14.1 torchvision==0.29.1
-	$(BIN)/python -m pip install --quiet --build-constraint envs/build-constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --build-constraint envs/build-constraints.txt -e '.[dev,workflow,report]'
 	@touch $@
 
+PLAN := $(BIN)/python -m hardpos.workflow.plan --cores $(CORES) --snakemake $(BIN)/snakemake
+
+# What a run would do, without running it: jobs per rule, CPU-hours and wall time on
+# $(CORES) cores, GPU-hours on one CUDA device (src/hardpos/workflow/plan.py).
+plan: $(STAMP)
+	@$(PLAN) --suggest $(ARGS)
+
 # The workflow, then its HTML report (report.html: every table and figure with captions).
+# The plan comes first; it never stops the run (no prompt: scripts can call make run).
 run: $(STAMP)
-	$(BIN)/snakemake --cores 8 --resources gpu=2 --rerun-incomplete $(ARGS)
+	@$(PLAN) --suggest $(ARGS) || echo "make run: no plan (see above); running anyway"
+	$(BIN)/snakemake --cores $(CORES) --resources gpu=2 --rerun-incomplete $(ARGS)
 	@case " $(ARGS) " in *" -n "*|*" --dry-run "*|*" --dryrun "*) ;; \
 	  *) $(BIN)/snakemake --cores 1 $(ARGS) --report report.html ;; esac
 

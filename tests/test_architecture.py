@@ -101,3 +101,16 @@ def test_every_public_name_resolves():
         assert getattr(hardpos, name) is not None, name
     with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
         hardpos.nothing_here  # noqa: B018
+
+
+def test_pass_score_stays_the_function_after_its_subpackage_is_imported():
+    """A lazy export that shares its name with a subpackage is rebound to the subpackage by
+    the import system; calling ``hardpos.pass_score`` then fails with "module is not
+    callable"."""
+    code = (
+        "import hardpos, hardpos.pass_score.ssim; hardpos.filter_by_tau;"
+        " import numpy as np; x = np.full((1, 28, 28), 100, np.uint8);"
+        " print(hardpos.pass_score(x, x).scores[0])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert float(out.stdout) == 1.0

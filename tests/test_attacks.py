@@ -447,14 +447,25 @@ def test_bad_arguments_raise_input_error_naming_the_value(lenet64, digits, kwarg
 
 def test_bad_images_and_labels_raise_input_error(lenet64, digits):
     images, labels = digits
-    with pytest.raises(InputError, match="uint8.*float32"):
-        generate(lenet64, images.astype(np.float32), labels)
+    with pytest.raises(InputError, match="uint8 pixel values.*or floats.*got int32"):
+        generate(lenet64, images.astype(np.int32), labels)
+    with pytest.raises(InputError, match=r"but input_range is \[0, 255\]"):
+        generate(lenet64, images.astype(np.float32) * 2, labels)
     with pytest.raises(InputError, match=r"\(28, 28\)"):
         generate(lenet64, images[0, 0], labels)
     with pytest.raises(InputError, match="8 images but labels of shape \\(3,\\)"):
         generate(lenet64, images, labels[:3])
     with pytest.raises(InputError, match="label 10 outside 0..9"):
         generate(lenet64, images[:1], [10])
+
+
+def test_float_pixel_values_give_the_results_of_uint8(lenet64, digits):
+    images, labels = digits
+    as_uint8 = generate(lenet64, images[:3], labels[:3], methods="fgs,hc-d-2")
+    as_float = generate(lenet64, images[:3].astype(np.float64), labels[:3], methods="fgs,hc-d-2")
+    assert as_float.images.dtype == np.float64
+    np.testing.assert_array_equal(as_float.images, as_uint8.images.astype(np.float64))
+    pd.testing.assert_frame_equal(as_float.table, as_uint8.table)
 
 
 def test_method_names_expand_to_directions():

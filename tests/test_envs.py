@@ -23,11 +23,29 @@ def test_every_conda_directive_names_an_existing_env():
 
 
 def test_conda_env_pins_match_pyproject():
+    """The jobs' env holds the library's dependencies and the workflow and report extras
+    (less the scheduler); torch and torchvision, ranges in pyproject.toml, pinned to the
+    versions the Makefile installs."""
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    wanted = {_name(r): r for r in project["dependencies"] if _name(r) not in NOT_IN_JOBS}
+    extras = project["optional-dependencies"]
+    listed = [*project["dependencies"], *extras["workflow"], *extras["report"]]
+    wanted = {_name(r): r for r in listed if _name(r) not in NOT_IN_JOBS | {"hardpos"}}
+    makefile = (REPO / "Makefile").read_text()
+    for name in ("torch", "torchvision"):
+        pin = re.search(rf"\b{name}==([0-9.]+)", makefile)
+        assert pin, f"the Makefile does not pin {name}"
+        wanted[name] = f"{name}=={pin[1]}"
     for env_file in (REPO / "envs").glob("*.yaml"):
         deps = yaml.safe_load(env_file.read_text())["dependencies"]
         assert "python=3.11" in deps, env_file.name
         pip = next(d["pip"] for d in deps if isinstance(d, dict) and "pip" in d)
         got = {_name(r): r for r in pip}
         assert got == wanted, f"{env_file.name} differs from pyproject.toml"
+
+
+def test_the_library_alone_needs_no_workflow_or_report_packages():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    names = {_name(r) for r in project["dependencies"]}
+    assert names == {
+        "torch", "torchvision", "numpy", "opencv-python-headless", "pandas", "pyarrow", "tqdm",
+    }  # fmt: skip

@@ -11,6 +11,8 @@ workflow's DAG, which imports :mod:`hardpos.workflow`) does not load torch or Op
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import Any
 
 # public name -> the module that defines it
@@ -50,3 +52,22 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
+
+
+class _Hardpos(types.ModuleType):
+    """``hardpos.pass_score`` is a function and also the name of the subpackage that holds
+    it. Importing the subpackage (``hardpos.pass_score.ssim``, or ``filter_by_tau`` above)
+    binds the attribute to the subpackage; this property keeps it the function, as an eager
+    ``from hardpos.pass_score import pass_score`` did. The subpackage is still imported
+    by its dotted name (``sys.modules``)."""
+
+    @property
+    def pass_score(self) -> Any:
+        return importlib.import_module("hardpos.pass_score.scoring").pass_score
+
+    @pass_score.setter
+    def pass_score(self, _module: types.ModuleType) -> None:
+        pass  # the import system binding the subpackage: keep the function
+
+
+sys.modules[__name__].__class__ = _Hardpos

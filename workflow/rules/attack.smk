@@ -1,3 +1,5 @@
+from hardpos.attacks.methods import FAMILIES
+
 rule generate:
     input:
         model=base_model("{net}"),
@@ -16,7 +18,7 @@ rule generate:
     wildcard_constraints:
         split=SPLIT_PATTERN,
         net=NET_PATTERN,
-        family="fgs|fgv|hc-d|hc-s",
+        family="|".join(FAMILIES),
     threads: config["threads"]
     resources:
         gpu=1,

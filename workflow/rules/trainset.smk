@@ -51,6 +51,7 @@ rule heldout:
         types=config["heldout"]["types"],
         per_type=config["heldout"]["per_type"],
         seed=config["heldout"]["seed"],
+        allow_fewer=config["heldout"].get("allow_fewer", False),
     resources:
         mem_mb=grows_on_retry(8000),
     conda:

@@ -9,6 +9,7 @@ with job(snakemake):
         types=snakemake.params.types,
         per_type=snakemake.params.per_type,
         seed=snakemake.params.seed,
+        allow_fewer=snakemake.params.allow_fewer,
         out_set=snakemake.output.dataset,
         out_table=snakemake.output.table,
     )

@@ -15,5 +15,6 @@ with job(snakemake):
         edges=buckets["edges"],
         per_bucket=buckets["per_bucket"],
         seed=buckets["seed"],
+        allow_fewer=buckets.get("allow_fewer", False),
         outs=dict(snakemake.output.items()),
     )

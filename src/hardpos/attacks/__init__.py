@@ -1,33 +1,48 @@
 """Adversarial directions and the minimal-scale search (the paper's section 4).
 
-``generate(model, images, labels, methods=[...], factors=[...])`` returns uint8 images and
-a table, one row per image; ``summarize(table)`` gives success rates and medians per
+``generate(model, images, labels, methods=[...], factors=[...])`` returns the images and
+a table, one row per image, for any classifier returning logits (uint8 images, or floats
+with ``input_range=(0, 1)``); ``summarize(table)`` gives success rates and medians per
 method. ``feature_direction`` is the paper's B_l operator for any named layer.
+
+The names are loaded on first use (PEP 562), so :mod:`hardpos.attacks.methods` and
+:mod:`hardpos.attacks.options` import without torch.
 """
 
-from hardpos.attacks.directions import compute_directions, feature_direction
-from hardpos.attacks.generation import (
-    COLUMNS,
-    generate,
-    generate_to_files,
-    iter_generate,
-    summarize,
-)
-from hardpos.attacks.methods import Direction, parse_methods
-from hardpos.attacks.search import SearchOptions, grid_neighbours, minimal_scales, perturb
+from __future__ import annotations
 
-__all__ = [
-    "COLUMNS",
-    "Direction",
-    "SearchOptions",
-    "compute_directions",
-    "feature_direction",
-    "generate",
-    "generate_to_files",
-    "grid_neighbours",
-    "iter_generate",
-    "minimal_scales",
-    "parse_methods",
-    "perturb",
-    "summarize",
-]
+import importlib
+
+_EXPORTS = {
+    "COLUMNS": "generation",
+    "AttackResult": "generation",
+    "generate": "generation",
+    "generate_to_files": "generation",
+    "iter_generate": "generation",
+    "summarize": "generation",
+    "compute_directions": "directions",
+    "feature_direction": "directions",
+    "Direction": "methods",
+    "FAMILIES": "methods",
+    "parse_methods": "methods",
+    "AttackOptions": "options",
+    "DEFAULTS": "options",
+    "SearchOptions": "options",
+    "grid_neighbours": "search",
+    "minimal_scales": "search",
+    "perturb": "search",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'hardpos.attacks' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"hardpos.attacks.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

@@ -29,26 +29,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from hardpos.attacks.classifier import model_device, model_dtype
 from hardpos.attacks.methods import Direction
 from hardpos.errors import InputError
 
 
 class _Stop(Exception):
     """Raised by a forward hook once the targeted layer's output is captured."""
-
-
-def model_dtype(model: torch.nn.Module) -> torch.dtype:
-    """The floating dtype of the model's parameters (float32 when it has none)."""
-    for p in model.parameters():
-        if p.is_floating_point():
-            return p.dtype
-    return torch.float32
-
-
-def model_device(model: torch.nn.Module) -> torch.device:
-    for p in model.parameters():
-        return p.device
-    return torch.device("cpu")
 
 
 def as_nchw(images: np.ndarray | torch.Tensor, *, name: str = "images") -> torch.Tensor:
@@ -100,12 +87,13 @@ def feature_direction(
 
     ``layer_name`` is a name from ``model.named_modules()`` (for LeNet: ``conv1``,
     ``pool1``, ``conv2``, ``pool2``, ``ip1``, ``relu1``, ``ip2``) or ``"logits"`` for the
-    output of ``model.logits`` (the paper's h(x); for LeNet the same as ``ip2``). The
-    layer's output is taken with a forward hook during ``model.logits(x)``, which stops the
-    forward pass there. ``images`` are ``[N, C, H, W]`` (or ``[N, H, W]``) pixel values,
-    uint8 or float; ``w`` is ``[N, *layer_output_shape]`` for one vector per image, or
-    ``[K, N, *layer_output_shape]`` for K vectors per image, all backpropagated in one
-    batched backward pass (the result is then ``[K, N, C, H, W]``).
+    output of ``model.logits`` (the paper's h(x); for LeNet the same as ``ip2``; a model
+    without a ``logits`` method: its output). The layer's output is taken with a forward
+    hook during ``model.logits(x)`` (or ``model(x)``), which stops the forward pass there.
+    ``images`` are ``[N, C, H, W]`` (or ``[N, H, W]``) pixel values, uint8 or float; ``w``
+    is ``[N, *layer_output_shape]`` for one vector per image, or ``[K, N,
+    *layer_output_shape]`` for K vectors per image, all backpropagated in one batched
+    backward pass (the result is then ``[K, N, C, H, W]``).
     """
     x = as_nchw(images)
     if not (x.is_floating_point() or x.dtype == torch.uint8):
@@ -114,7 +102,7 @@ def feature_direction(
     if layer_name == "logits":
         with torch.inference_mode(False), torch.enable_grad():
             x = _leaf(x, model)
-            return _vjp(model.logits(x), x, w)
+            return _vjp(_logits_of(model)(x), x, w)
     modules = dict(model.named_modules())
     if layer_name not in modules or layer_name == "":
         names = ", ".join(["logits", *[n for n in modules if n]])
@@ -132,12 +120,18 @@ def feature_direction(
         with torch.inference_mode(False), torch.enable_grad():
             x = _leaf(x, model)
             with contextlib.suppress(_Stop):
-                model.logits(x)
+                _logits_of(model)(x)
             if not captured:
                 raise InputError(f"layer {layer_name!r} is not used by model.logits")
             return _vjp(captured[0], x, w)
     finally:
         handle.remove()
+
+
+def _logits_of(model):
+    """The model's ``logits`` method when it has one, else the model itself (forward)."""
+    logits = getattr(model, "logits", None)
+    return logits if callable(logits) else model
 
 
 def loss_weights(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

@@ -13,6 +13,10 @@ name           directions per correctly classified image
 
 Names are case-insensitive. Several names may be given; a direction named twice (e.g.
 ``hc-d-3`` and ``hc-d-k2``) is generated once, in the order of its first mention.
+
+:data:`FAMILIES` is the one list of method families: the recipes
+(:mod:`hardpos.experiments.recipes`), the workflow's wildcard and the config schema's
+enums (checked by a test) all take it from here. This module needs no torch.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from dataclasses import dataclass
 from hardpos.errors import InputError
 
 FAMILIES = ("fgs", "fgv", "hc-d", "hc-s")
+RANKED = ("hc-d", "hc-s")  # the hot/cold families, whose directions have a hot rank k
+SIGNED = ("fgs", "hc-s")  # the families that take the sign of their gradient
 _HC = re.compile(r"^(hc-[ds])-(k?)(\d+)$")
 
 
@@ -38,7 +44,7 @@ class Direction:
     @property
     def sign(self) -> bool:
         """True when the direction is the sign of a gradient (FGS, HC-S)."""
-        return self.method in ("fgs", "hc-s")
+        return self.method in SIGNED
 
     @property
     def gradient(self) -> int:
@@ -63,7 +69,7 @@ def parse_methods(methods: str | Iterable[str]) -> list[Direction]:
         if not isinstance(raw, str):
             raise InputError(f"method {raw!r} is not a string")
         name = raw.strip().lower()
-        if name in ("fgs", "fgv"):
+        if name in FAMILIES and name not in RANKED:
             out[Direction(name)] = None
             continue
         match = _HC.match(name)
@@ -79,3 +85,10 @@ def parse_methods(methods: str | Iterable[str]) -> list[Direction]:
         for k in ranks:
             out[Direction(family, k)] = None
     return list(out)
+
+
+def method_argument(family: str, k: int) -> str:
+    """The method name of ``family`` with ranks 1..k: ``fgs``, ``fgv``, or ``hc-d-9``."""
+    if family not in FAMILIES:
+        raise InputError(f"unknown method family {family!r}; expected one of {FAMILIES}")
+    return f"{family}-{k}" if family in RANKED else family

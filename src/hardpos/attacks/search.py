@@ -66,6 +66,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from hardpos.attacks.options import SearchOptions
 from hardpos.errors import InputError
 
 REASONS = ("", "zero_direction", "saturated", "max_scale")
@@ -74,30 +75,6 @@ OK, ZERO_DIRECTION, SATURATED, MAX_SCALE = range(4)
 # STALL_STEPS growing steps each grows s by at least STALL_GROWTH, and after STALL_BRACKET
 # interpolation steps in a bracket the bracket is halved (a plain binary search)
 STALL_STEPS, STALL_GROWTH, STALL_BRACKET = 8, 1.25, 10
-
-
-@dataclass(frozen=True)
-class SearchOptions:
-    """Knobs of the line search (scales in grey levels; see the module docstring)."""
-
-    start: float = 16.0
-    max_scale: float = 255.0
-    min_growth: float = 1.0
-    max_growth: float = 8.0
-    overshoot: float = 1.1
-
-    def check(self) -> None:
-        for name in ("start", "max_scale"):
-            value = getattr(self, name)
-            if not (np.isfinite(value) and value > 0):
-                raise InputError(f"{name} must be a positive number; got {value!r}")
-        if not (1.0 <= self.min_growth < self.max_growth and np.isfinite(self.max_growth)):
-            raise InputError(
-                f"growth factors must satisfy 1 <= min_growth < max_growth; got "
-                f"{self.min_growth!r}, {self.max_growth!r}"
-            )
-        if not (np.isfinite(self.overshoot) and self.overshoot >= 1.0):
-            raise InputError(f"overshoot must be at least 1; got {self.overshoot!r}")
 
 
 class Grid:
@@ -198,13 +175,203 @@ def _crossing(m_a: torch.Tensor, m_b: torch.Tensor) -> torch.Tensor:
     return frac.amin(dim=1).clamp(min=0.0)
 
 
+DEFAULT_OPTIONS = SearchOptions()
+GROWING, BRACKET, DONE = 0, 1, 2  # phases of a pair
+LO_MOVED, HI_MOVED = 1, 2  # which end of the bracket moved last (for the Illinois rule)
+
+
+@dataclass
+class _Point:
+    """The images one round evaluates, one per active pair: levels ``q`` (``[B, D]``),
+    the scale ``s_eval`` they stand for, the grid point of the image (``known_hi``) and
+    the one after it (``known_after``, NaN where not known yet)."""
+
+    q: torch.Tensor
+    s_eval: torch.Tensor
+    known_hi: torch.Tensor
+    known_after: torch.Tensor
+
+
+class _Search:
+    """The state of every pair of :func:`minimal_scales` and the steps that move it.
+
+    Per pair (tensors ``[P]``, logits ``[P, n_classes]``): the ``phase`` (growing, in a
+    bracket, done), the bracket ``lo < hi`` with the logits at both ends and the first
+    breakpoint after ``lo`` (``after_lo``), the previous growing step (``prev_s``,
+    ``logits_prev``) for the extrapolation, the Illinois weights ``w_lo``/``w_hi`` and
+    which end moved last, the next growing scale ``s_next``, the evaluations so far and
+    when the bracket was found, and the outcome (``success``, ``reason``).
+    """
+
+    def __init__(
+        self,
+        grid: Grid,
+        labels: torch.Tensor,
+        logits0: torch.Tensor,
+        options: SearchOptions,
+        start: torch.Tensor | None,
+    ) -> None:
+        self.grid, self.options = grid, options
+        n = len(grid.x)
+        dev = grid.x.device
+        self.n = n
+        self.labels = labels.to(dev)
+        self.rows_all = torch.arange(n, device=dev)
+        logits0 = logits0.to(device=dev, dtype=torch.float64)
+        self.limit = torch.clamp(grid.saturation, max=options.max_scale)
+
+        self.phase = torch.zeros(n, dtype=torch.int8, device=dev)
+        self.reason = torch.zeros(n, dtype=torch.int8, device=dev)
+        self.success = torch.zeros(n, dtype=torch.bool, device=dev)
+        self.evals = torch.zeros(n, dtype=torch.int64, device=dev)
+        self.lo = torch.zeros(n, dtype=torch.float64, device=dev)
+        self.after_lo = grid.first.clone()  # the first breakpoint after lo = 0
+        self.hi = torch.full((n,), torch.inf, dtype=torch.float64, device=dev)
+        self.prev_s = torch.zeros(n, dtype=torch.float64, device=dev)
+        self.logits_lo, self.logits_prev = logits0.clone(), logits0.clone()
+        self.logits_hi = logits0.clone()
+        self.w_lo = torch.ones(n, dtype=torch.float64, device=dev)
+        self.w_hi = torch.ones(n, dtype=torch.float64, device=dev)
+        self.last_move = torch.zeros(n, dtype=torch.int8, device=dev)
+        self.bracketed_at = torch.zeros(n, dtype=torch.int64, device=dev)  # evals then
+        s_next = torch.full((n,), float(options.start), dtype=torch.float64, device=dev)
+        if start is not None:
+            start = start.to(device=dev, dtype=torch.float64)
+            s_next = torch.where(torch.isfinite(start) & (start > 0), start, s_next)
+        self.s_next = torch.minimum(s_next, self.limit)
+
+        dead = grid.saturation <= 0
+        self.reason[dead] = torch.where(grid.zero[dead], ZERO_DIRECTION, SATURATED).to(torch.int8)
+        self.phase[dead] = DONE
+
+    def active(self) -> torch.Tensor:
+        """The pairs not finished yet."""
+        return self.rows_all[self.phase < DONE]
+
+    def margins(self, logits: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """``h_y - h_t`` per class ``t`` (+inf at ``y``)."""
+        y = self.labels[rows]
+        m = logits.gather(1, y.view(-1, 1)) - logits
+        return m.scatter(1, y.view(-1, 1), torch.inf)
+
+    def next_point(self, rows: torch.Tensor, sub: Grid) -> _Point:
+        """Where each active pair is evaluated next: its growing step, or in a bracket the
+        grid point at or before the interpolated crossing (the next one where that is lo)."""
+        lo_r, hi_r = self.lo[rows], self.hi[rows]
+        in_bracket = self.phase[rows] == BRACKET
+        target = self.s_next[rows]
+        if bool(in_bracket.any()):
+            b = rows[in_bracket]
+            frac = _crossing(
+                self.margins(self.logits_lo[b], b) * self.w_lo[b].view(-1, 1),
+                self.margins(self.logits_hi[b], b) * self.w_hi[b].view(-1, 1),
+            )
+            # safeguard: halve the bracket once interpolation has had its chances
+            slow = self.evals[b] - self.bracketed_at[b] >= STALL_BRACKET
+            frac = torch.where(torch.isfinite(frac) & ~slow, frac.clamp(max=1.0), 0.5)
+            target[in_bracket] = lo_r[in_bracket] + frac * (hi_r[in_bracket] - lo_r[in_bracket])
+        q = sub.levels(target)
+        nxt = sub.next_breakpoints(q)
+        up, down = nxt.amin(dim=1), sub.before(q)
+        # x~(target) is the image of the grid point `down` at or before the target; in a
+        # bracket, where that is lo, the next grid point `up` is evaluated instead
+        use_up = in_bracket & (down <= lo_r)
+        if bool(use_up.any()):
+            q[use_up] += (nxt[use_up] == up[use_up].view(-1, 1)).to(q.dtype)
+        return _Point(
+            q=q,
+            s_eval=torch.where(use_up, up, torch.where(in_bracket, down, target)),
+            known_hi=torch.where(use_up, up, down),
+            known_after=torch.where(use_up, torch.nan, up),
+        )
+
+    def fooled(self, rows: torch.Tensor, known_hi: torch.Tensor, logits: torch.Tensor) -> None:
+        """Pairs whose evaluated image is adversarial: ``hi`` moves down to its grid point."""
+        if not len(rows):
+            return
+        self.hi[rows] = known_hi
+        self.logits_hi[rows] = logits
+        stuck = self.last_move[rows] == HI_MOVED
+        self.w_lo[rows] = torch.where(stuck, self.w_lo[rows] * 0.5, self.w_lo[rows])
+        self.w_hi[rows] = 1.0
+        self.last_move[rows] = HI_MOVED
+        growing = self.phase[rows] == GROWING
+        self.bracketed_at[rows] = torch.where(growing, self.evals[rows], self.bracketed_at[rows])
+        self.phase[rows] = BRACKET
+
+    def not_fooled(self, rows: torch.Tensor, point: _Point, logits: torch.Tensor) -> None:
+        """Pairs whose evaluated image is still classified ``y``: ``lo`` moves up to it;
+        growing pairs then give up at the limit or plan their next step."""
+        if not len(rows):
+            return
+        was_growing = self.phase[rows] == GROWING
+        self.prev_s[rows] = torch.where(was_growing, self.lo[rows], self.prev_s[rows])
+        self.logits_prev[rows] = torch.where(
+            was_growing.view(-1, 1), self.logits_lo[rows], self.logits_prev[rows]
+        )
+        self.lo[rows] = point.s_eval
+        self.logits_lo[rows] = logits
+        new_after = point.known_after
+        fill = torch.isnan(new_after)
+        if bool(fill.any()):
+            new_after[fill] = self.grid.take(rows[fill]).after(point.q[fill])
+        self.after_lo[rows] = new_after
+        stuck = self.last_move[rows] == LO_MOVED
+        self.w_hi[rows] = torch.where(stuck, self.w_hi[rows] * 0.5, self.w_hi[rows])
+        self.w_lo[rows] = 1.0
+        self.last_move[rows] = LO_MOVED
+        self.grow(rows[was_growing])
+
+    def grow(self, g: torch.Tensor) -> None:
+        """Growing pairs not fooled yet: fail at the limit, else extrapolate the margins
+        to the next scale (within the growth bounds and at least the next grid point)."""
+        if not len(g):
+            return
+        options = self.options
+        at_limit = self.lo[g] >= self.limit[g]
+        failed = g[at_limit]
+        self.reason[failed] = torch.where(
+            self.grid.saturation[failed] <= options.max_scale, SATURATED, MAX_SCALE
+        ).to(torch.int8)
+        self.phase[failed] = DONE
+        g = g[~at_limit]
+        if not len(g):
+            return
+        lo = self.lo[g]
+        frac = _crossing(self.margins(self.logits_prev[g], g), self.margins(self.logits_lo[g], g))
+        width = lo - self.prev_s[g]
+        predicted = lo + (frac - 1) * width * options.overshoot
+        low = torch.maximum(lo * options.min_growth, self.after_lo[g])
+        # safeguard: geometric growth of at least STALL_GROWTH after many steps
+        slow = self.evals[g] >= STALL_STEPS
+        low = torch.where(slow, torch.maximum(low, lo * STALL_GROWTH), low)
+        s_new = torch.minimum(torch.maximum(predicted, low), lo * options.max_growth)
+        self.s_next[g] = torch.minimum(s_new, self.limit[g])
+
+    def close_brackets(self) -> None:
+        """Brackets without a breakpoint inside are finished: ``s_min = hi``."""
+        closing = self.rows_all[(self.phase == BRACKET) & (self.after_lo >= self.hi)]
+        self.phase[closing] = DONE
+        self.success[closing] = True
+
+    def result(self) -> SearchResult:
+        return SearchResult(
+            scale=torch.where(self.success, self.hi, self.lo),
+            success=self.success,
+            logits=torch.where(self.success.view(-1, 1), self.logits_hi, self.logits_lo),
+            evals=self.evals,
+            reason=self.reason,
+            grid=self.grid,
+        )
+
+
 def minimal_scales(
     classify: Callable[[torch.Tensor], torch.Tensor],
     x: torch.Tensor,
     d: torch.Tensor,
     labels: torch.Tensor,
     logits0: torch.Tensor,
-    options: SearchOptions = SearchOptions(),
+    options: SearchOptions = DEFAULT_OPTIONS,
     *,
     start: torch.Tensor | None = None,
 ) -> SearchResult:
@@ -217,135 +384,24 @@ def minimal_scales(
     """
     options.check()
     grid = Grid(x, d)
-    n = len(grid.x)
-    dev = grid.x.device
-    labels = labels.to(dev)
-    rows_all = torch.arange(n, device=dev)
-    logits0 = logits0.to(device=dev, dtype=torch.float64)
-    limit = torch.clamp(grid.saturation, max=options.max_scale)
-
-    phase = torch.zeros(n, dtype=torch.int8, device=dev)  # 0 growing, 1 bracket, 2 done
-    reason = torch.zeros(n, dtype=torch.int8, device=dev)
-    success = torch.zeros(n, dtype=torch.bool, device=dev)
-    evals = torch.zeros(n, dtype=torch.int64, device=dev)
-    lo = torch.zeros(n, dtype=torch.float64, device=dev)
-    after_lo = grid.first.clone()  # the first breakpoint after lo = 0
-    hi = torch.full((n,), torch.inf, dtype=torch.float64, device=dev)
-    prev_s = torch.zeros(n, dtype=torch.float64, device=dev)
-    logits_lo, logits_prev, logits_hi = logits0.clone(), logits0.clone(), logits0.clone()
-    w_lo = torch.ones(n, dtype=torch.float64, device=dev)
-    w_hi = torch.ones(n, dtype=torch.float64, device=dev)
-    last_move = torch.zeros(n, dtype=torch.int8, device=dev)  # 1 lo moved, 2 hi moved
-    bracketed_at = torch.zeros(n, dtype=torch.int64, device=dev)  # evals when bracketed
-    s_next = torch.full((n,), float(options.start), dtype=torch.float64, device=dev)
-    if start is not None:
-        start = start.to(device=dev, dtype=torch.float64)
-        s_next = torch.where(torch.isfinite(start) & (start > 0), start, s_next)
-    s_next = torch.minimum(s_next, limit)
-
-    dead = grid.saturation <= 0
-    reason[dead] = torch.where(grid.zero[dead], ZERO_DIRECTION, SATURATED).to(torch.int8)
-    phase[dead] = 2
-
-    def margins(logits: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-        y = labels[rows]
-        m = logits.gather(1, y.view(-1, 1)) - logits
-        return m.scatter(1, y.view(-1, 1), torch.inf)
-
-    while True:
-        rows = rows_all[phase < 2]
-        if len(rows) == 0:
-            break
-        sub = grid if len(rows) == n else grid.take(rows)
-        lo_r, hi_r = lo[rows], hi[rows]
-        in_bracket = phase[rows] == 1
-        target = s_next[rows]
-        if bool(in_bracket.any()):
-            b = rows[in_bracket]
-            frac = _crossing(
-                margins(logits_lo[b], b) * w_lo[b].view(-1, 1),
-                margins(logits_hi[b], b) * w_hi[b].view(-1, 1),
-            )
-            # safeguard: halve the bracket once interpolation has had its chances
-            slow = evals[b] - bracketed_at[b] >= STALL_BRACKET
-            frac = torch.where(torch.isfinite(frac) & ~slow, frac.clamp(max=1.0), 0.5)
-            target[in_bracket] = lo_r[in_bracket] + frac * (hi_r[in_bracket] - lo_r[in_bracket])
-        q = sub.levels(target)
-        nxt = sub.next_breakpoints(q)
-        up, down = nxt.amin(dim=1), sub.before(q)
-        # x~(target) is the image of the grid point `down` at or before the target; in a
-        # bracket, where that is lo, the next grid point `up` is evaluated instead
-        use_up = in_bracket & (down <= lo_r)
-        if bool(use_up.any()):
-            q[use_up] += (nxt[use_up] == up[use_up].view(-1, 1)).to(q.dtype)
-        s_eval = torch.where(use_up, up, torch.where(in_bracket, down, target))
-        known_hi = torch.where(use_up, up, down)  # the grid point of the evaluated image
-        known_after = torch.where(use_up, torch.nan, up)  # the one after it (NaN: unknown)
-        logits = classify(sub.image(q)).to(torch.float64)
-        evals[rows] += 1
-        adv = logits.argmax(dim=1) != labels[rows]
-
-        # the adversarial ones: hi moves down to the breakpoint of this image
-        r_adv = rows[adv]
-        if len(r_adv):
-            hi[r_adv] = known_hi[adv]
-            logits_hi[r_adv] = logits[adv]
-            stuck = last_move[r_adv] == 2
-            w_lo[r_adv] = torch.where(stuck, w_lo[r_adv] * 0.5, w_lo[r_adv])
-            w_hi[r_adv] = 1.0
-            last_move[r_adv] = 2
-            bracketed_at[r_adv] = torch.where(phase[r_adv] == 0, evals[r_adv], bracketed_at[r_adv])
-            phase[r_adv] = 1
-        # the others: lo moves up
+    search = _Search(grid, labels, logits0, options, start)
+    while len(rows := search.active()):
+        sub = grid if len(rows) == search.n else grid.take(rows)
+        point = search.next_point(rows, sub)
+        logits = classify(sub.image(point.q)).to(torch.float64)
+        search.evals[rows] += 1
+        adv = logits.argmax(dim=1) != search.labels[rows]
+        search.fooled(rows[adv], point.known_hi[adv], logits[adv])
         keep = ~adv
-        r_lo = rows[keep]
-        if len(r_lo):
-            was_growing = phase[r_lo] == 0
-            prev_s[r_lo] = torch.where(was_growing, lo[r_lo], prev_s[r_lo])
-            logits_prev[r_lo] = torch.where(
-                was_growing.view(-1, 1), logits_lo[r_lo], logits_prev[r_lo]
-            )
-            lo[r_lo] = s_eval[keep]
-            logits_lo[r_lo] = logits[keep]
-            new_after = known_after[keep]
-            fill = torch.isnan(new_after)
-            if bool(fill.any()):
-                new_after[fill] = grid.take(r_lo[fill]).after(q[keep][fill])
-            after_lo[r_lo] = new_after
-            stuck = last_move[r_lo] == 1
-            w_hi[r_lo] = torch.where(stuck, w_hi[r_lo] * 0.5, w_hi[r_lo])
-            w_lo[r_lo] = 1.0
-            last_move[r_lo] = 1
-            # growing pairs that were not fooled: give up at the limit, else step further
-            g = r_lo[was_growing]
-            if len(g):
-                at_limit = lo[g] >= limit[g]
-                failed = g[at_limit]
-                reason[failed] = torch.where(
-                    grid.saturation[failed] <= options.max_scale, SATURATED, MAX_SCALE
-                ).to(torch.int8)
-                phase[failed] = 2
-                g = g[~at_limit]
-                if len(g):
-                    frac = _crossing(margins(logits_prev[g], g), margins(logits_lo[g], g))
-                    width = lo[g] - prev_s[g]
-                    predicted = lo[g] + (frac - 1) * width * options.overshoot
-                    low = torch.maximum(lo[g] * options.min_growth, after_lo[g])
-                    # safeguard: geometric growth of at least STALL_GROWTH after many steps
-                    slow = evals[g] >= STALL_STEPS
-                    low = torch.where(slow, torch.maximum(low, lo[g] * STALL_GROWTH), low)
-                    s_new = torch.minimum(torch.maximum(predicted, low), lo[g] * options.max_growth)
-                    s_next[g] = torch.minimum(s_new, limit[g])
-        # brackets without a breakpoint inside are finished
-        closing = rows_all[(phase == 1) & (after_lo >= hi)]
-        phase[closing] = 2
-        success[closing] = True
-
-    scale = torch.where(success, hi, lo)
-    logits_out = torch.where(success.view(-1, 1), logits_hi, logits_lo)
-    return SearchResult(
-        scale=scale, success=success, logits=logits_out, evals=evals, reason=reason, grid=grid
-    )
+        search.not_fooled(
+            rows[keep],
+            _Point(
+                point.q[keep], point.s_eval[keep], point.known_hi[keep], point.known_after[keep]
+            ),
+            logits[keep],
+        )
+        search.close_brackets()
+    return search.result()
 
 
 def perturb(

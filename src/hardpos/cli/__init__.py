@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         module.add_parser(subparsers)
         for added in set(subparsers.choices) - known:
             subparsers.choices[added].set_defaults(_module=module)
+            subparsers.choices[added].formatter_class = argparse.ArgumentDefaultsHelpFormatter
     return parser
 
 
@@ -43,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(args._module.run(args) or 0)
     except HardposError as exc:
         print(f"hardpos {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a file system refusal the checks did not foresee (full disk, ...)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"hardpos {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"hardpos {args.command}: interrupted", file=sys.stderr)

@@ -2,14 +2,18 @@
 
 Writes ``OUT/images.npz`` (uint8 ``[M, C, H, W]``, :func:`hardpos.files.images.image_writer`: a
 chunk at a time, so the set need not fit in memory; a dataset file is memory-mapped) and
-``OUT/table.parquet`` (one row per image, :data:`hardpos.attacks.COLUMNS`), and prints a
-JSON summary per method and factor (success rate, failures, median L2 per pixel and
-L-infinity).
+``OUT/table.parquet`` (one row per image, :data:`hardpos.attacks.COLUMNS`; ``--csv`` also
+as CSV), and prints a JSON summary: sources, attacked, misclassified before the attack,
+and per method and factor the success rate, failures, median L2 per pixel and L-infinity.
 
-The images come either from an MNIST folder (``--mnist-dir DIR --split test``) or from an
-``.npz`` dataset with arrays ``images`` (uint8 ``[N, H, W]`` or ``[N, C, H, W]``) and
-``labels`` (int ``[N]``), as written by :func:`hardpos.files.datasets.save_dataset`
-(``--images FILE.npz``).
+The model (``--model``) is a hardpos model file, a TorchScript file, or
+``package.module:factory`` with ``--weights FILE.pt`` (see
+:mod:`hardpos.cli.user_inputs`); ``--input-range``, ``--mean`` and ``--std`` say what
+input it expects. The images come from an MNIST folder (``--mnist-dir DIR --split
+test``), an ``.npz`` dataset with arrays ``images`` (uint8 ``[N, H, W]`` or
+``[N, C, H, W]``, or floats in the input range) and ``labels`` (int ``[N]``), as written by
+:func:`hardpos.files.datasets.save_dataset` (``--images FILE.npz``), or a folder of
+PNG/JPEG files with a CSV of ``file,label`` (``--images DIR --labels FILE.csv``).
 """
 
 from __future__ import annotations
@@ -20,7 +24,10 @@ import logging
 import math
 from pathlib import Path
 
+from hardpos.attacks.options import DEFAULTS
+from hardpos.cli.argument_checks import device_option, writable_file, writable_folder
 from hardpos.errors import InputError
+from hardpos.experiments.attack_options import check_factors, check_methods
 
 log = logging.getLogger(__name__)
 
@@ -39,55 +46,105 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "attack",
         help="generate minimal adversarials and hard positives (FGS, FGV, hot/cold)",
         description=__doc__.split("\n\n")[0].split(": ", 1)[1],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--model", required=True, help="model file written by hardpos train")
+    p.add_argument(
+        "--model",
+        required=True,
+        help="a hardpos model file, a TorchScript file, or package.module:factory "
+        "(a callable returning the torch.nn.Module; weights from --weights)",
+    )
+    p.add_argument("--weights", help="state dict (torch.save) for --model package.module:factory")
+    p.add_argument(
+        "--input-range",
+        type=_floats,
+        default=list(DEFAULTS.input_range),
+        help="the model's input for black and white, e.g. 0,1 for a torchvision-style model",
+    )
+    p.add_argument("--mean", type=_floats, help="per-channel mean the model subtracts first")
+    p.add_argument("--std", type=_floats, help="per-channel std the model divides by")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--mnist-dir", help="folder with the MNIST IDX files")
-    source.add_argument("--images", help=".npz with arrays images and labels")
+    source.add_argument(
+        "--images", help=".npz with arrays images and labels, or a folder of PNG/JPEG files"
+    )
+    p.add_argument("--labels", help="CSV file,label for --images DIR (default DIR/labels.csv)")
     p.add_argument("--split", default="test", choices=["train", "test"], help="MNIST split")
     p.add_argument(
         "--methods",
-        default="fgs,fgv,hc-d-9",
-        help="comma-separated: fgs, fgv, hc-d-K, hc-s-K (ranks 1..K), hc-d-kR (rank R); "
-        "default fgs,fgv,hc-d-9",
+        default=",".join(DEFAULTS.methods),
+        help="comma-separated: fgs, fgv, hc-d-K, hc-s-K (ranks 1..K), hc-d-kR (rank R)",
     )
     p.add_argument(
-        "--factors", type=_floats, default=[1.0], help="hard-positive factors (default 1.0)"
+        "--factors",
+        type=_floats,
+        default=list(DEFAULTS.factors),
+        help="hard-positive factors, each >= 1",
+    )
+    p.add_argument(
+        "--allow-shrink",
+        action="store_true",
+        help="accept factors below 1 (images between the original and the minimal adversarial)",
     )
     p.add_argument("--limit", type=int, help="attack only the first N images")
-    p.add_argument("--batch-size", type=int, default=4096, help="pairs searched together")
-    p.add_argument("--max-scale", type=float, default=255.0, help="cap on the scale s")
+    p.add_argument(
+        "--batch-size", type=int, default=DEFAULTS.batch_size, help="pairs searched together"
+    )
+    p.add_argument("--max-scale", type=float, default=DEFAULTS.max_scale, help="cap on the scale s")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", type=device_option, default="auto", help="cpu, cuda, cuda:N or auto")
+    p.add_argument(
+        "--progress",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="progress bar on stderr (auto: when stderr is a terminal)",
+    )
+    p.add_argument("--csv", help="also write the table as CSV to this file")
     p.add_argument("--out", required=True, help="output folder")
+
+
+def _images(args: argparse.Namespace):
+    from hardpos.cli.user_inputs import load_image_folder
+    from hardpos.files.datasets import load_dataset
+    from hardpos.mnist.idx import load_mnist
+
+    if args.mnist_dir:
+        return (*load_mnist(args.mnist_dir, args.split), f"{args.mnist_dir} ({args.split})")
+    if Path(args.images).is_dir():
+        return (*load_image_folder(args.images, args.labels), args.images)
+    if args.labels:
+        raise InputError(f"--labels is for --images DIR (a folder); {args.images} is a file")
+    return (*load_dataset(args.images), args.images)
 
 
 def run(args: argparse.Namespace) -> int:
     import torch
 
     from hardpos.attacks import generate_to_files, summarize
+    from hardpos.cli.user_inputs import load_user_model
     from hardpos.device import pick_device
-    from hardpos.experiments.models import load_model
-    from hardpos.files.datasets import load_dataset
-    from hardpos.mnist.idx import load_mnist
 
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.limit is not None and args.limit < 0:
         raise InputError(f"--limit must be at least 0; got {args.limit}")
-    if args.mnist_dir:
-        images, labels = load_mnist(args.mnist_dir, args.split)
-        where = f"{args.mnist_dir} ({args.split})"
-    else:
-        images, labels = load_dataset(args.images)
-        where = args.images
+    if len(args.input_range) != 2:
+        raise InputError(f"--input-range must be two numbers low,high; got {args.input_range}")
+    # the checks the workflow config gets too, before any image is read
+    check_factors(args.factors, allow_shrink=args.allow_shrink, where="--factors")
+    check_methods(args.methods, where="--methods")
+    out = writable_folder(args.out, option="--out")
+    if args.csv:
+        writable_file(args.csv, option="--csv")
+    images, labels, where = _images(args)
     if args.limit is not None:
         images, labels = images[: args.limit], labels[: args.limit]
-    out = Path(args.out)
     log.info("attacking %d images from %s", len(images), where)
     device = pick_device(args.device)
+    model = load_user_model(args.model, args.weights, device)
+    check_methods(args.methods, classes=getattr(model, "num_classes", None), where="--methods")
     table = generate_to_files(
-        load_model(args.model, device),
+        model,
         images,
         labels,
         methods=args.methods,
@@ -97,17 +154,30 @@ def run(args: argparse.Namespace) -> int:
         device=device,
         batch_size=args.batch_size,
         max_scale=args.max_scale,
+        input_range=tuple(args.input_range),
+        mean=args.mean,
+        std=args.std,
+        progress={"auto": None, "on": True, "off": False}[args.progress],
     )
+    if args.csv:
+        from hardpos.files.atomic import atomic_path
+
+        with atomic_path(args.csv) as tmp:
+            table.to_csv(tmp, index=False)
+    attacked = int(table["source"].nunique())
     report = {
         "images": str(out / "images.npz"),
         "table": str(out / "table.parquet"),
         "sources": len(images),
-        "attacked": int(table["source"].nunique()),
+        "attacked": attacked,
+        "misclassified": len(images) - attacked,
         "rows": len(table),
         "summary": [
             {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
             for row in summarize(table).to_dict(orient="records")
         ],
     }
+    if args.csv:
+        report["csv"] = str(args.csv)
     print(json.dumps(report))
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from hardpos.cli.argument_checks import device_option
 from hardpos.device import pick_device
 from hardpos.experiments.models import load_model
 from hardpos.metrics.classification import error_rate
@@ -16,7 +17,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--mnist-dir", required=True)
     p.add_argument("--model", required=True)
     p.add_argument("--split", default="test", choices=["train", "test"])
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", type=device_option, default="auto", help="auto, cpu, cuda[:N]")
 
 
 def run(args: argparse.Namespace) -> int:

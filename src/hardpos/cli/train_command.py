@@ -7,6 +7,7 @@ import logging
 
 import torch
 
+from hardpos.cli.argument_checks import device_option, writable_file
 from hardpos.device import describe, pick_device
 from hardpos.metrics.classification import error_rate
 from hardpos.mnist.idx import load_mnist
@@ -29,13 +30,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", help="checkpoint file; resumed from when it exists")
     p.add_argument("--checkpoint-every", type=int, default=1000)
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", type=device_option, default="auto", help="auto, cpu, cuda[:N]")
     p.add_argument("--out", required=True, help="model file (state_dict) to write")
 
 
 def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
+    writable_file(args.out)  # before the training, not after it
     device = pick_device(args.device)
     log.info("device: %s", describe(device))
     images, labels = load_mnist(args.mnist_dir, "train", download=args.download)

@@ -1,11 +1,12 @@
 """Which adversarial images make up each fine-tuning recipe and the held-out set.
 
-A recipe is config, not code (a ``recipes:`` entry in the config): a method family (fgs, fgv,
-hc-d, hc-s, or none for the clean control), the highest hot rank ``k`` (HC-D-9 means
-ranks 1..9), the hard-positive ``factor`` (1.0 = minimal adversarial) and an optional
-PASS threshold ``tau`` (the paper's eq. 5). From the recipes, the PASS buckets and the
-held-out types, :func:`generation_plan` works out what each base net must generate, so
-adding a row such as ``HC-D-3-1.10`` with ``tau: 0.9`` needs no Python.
+A recipe is config, not code (a ``recipes:`` entry in the config): a method family
+(:data:`hardpos.attacks.methods.FAMILIES`: fgs, fgv, hc-d, hc-s; or none for the clean
+control), the highest hot rank ``k`` (HC-D-9 means ranks 1..9), the hard-positive ``factor``
+(1.0 = minimal adversarial) and an optional PASS threshold ``tau`` (the paper's eq. 5). From
+the recipes, the PASS buckets and the held-out types, :func:`generation_plan` works out what
+each base net must generate, so adding a row such as ``HC-D-3-1.10`` with ``tau: 0.9`` needs
+no Python.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from hardpos.attacks.methods import FAMILIES, RANKED, method_argument  # noqa: F401 (re-export)
 from hardpos.errors import InputError
 
-FAMILIES = ("fgs", "fgv", "hc-d", "hc-s")
 # training objectives made on the fly from each batch (no generated images), and the
 # recipe keys each takes (hardpos.training.adversarial_objectives; budgets on [0, 1])
 OBJECTIVES = {
@@ -81,7 +82,7 @@ def parse_recipes(spec: list[dict]) -> list[Recipe]:
         if entry:
             allowed = "name, method, k, factor, tau"
             raise InputError(f"recipe {name!r}: unknown keys {sorted(entry)} (allowed: {allowed})")
-        if method in ("fgs", "fgv") and k != 1:
+        if method in FAMILIES and method not in RANKED and k != 1:
             raise InputError(f"recipe {name!r}: k applies to hc-d and hc-s only")
         if factor < 1.0:
             raise InputError(f"recipe {name!r}: factor {factor} is below 1 (not adversarial)")
@@ -153,7 +154,7 @@ def generation_plan(
 
     def need(split: str, family: str, k: int, factors: Iterable[float]) -> None:
         entry = plan[split].setdefault(family, {"k": 0, "factors": set()})
-        entry["k"] = max(entry["k"], k if family.startswith("hc") else 0)
+        entry["k"] = max(entry["k"], k if family in RANKED else 0)
         entry["factors"].update(round(float(f), _FACTOR_DECIMALS) for f in factors)
 
     for recipe in recipes:
@@ -173,16 +174,11 @@ def generation_plan(
     return plan
 
 
-def method_argument(family: str, k: int) -> str:
-    """The attack API's method name: ``fgs``, ``fgv``, or ``hc-d-9`` for ranks 1..9."""
-    return family if family in ("fgs", "fgv") else f"{family}-{k}"
-
-
 def recipe_mask(recipe: Recipe, table: pd.DataFrame) -> pd.Series:
     """Rows of a net's generated table that belong to ``recipe``."""
     mask = table["success"].astype(bool) & (table["method"] == recipe.method)
     mask &= np.isclose(table["factor"].astype(float), recipe.factor)
-    if recipe.method in ("hc-d", "hc-s"):
+    if recipe.method in RANKED:
         mask &= table["k"].between(1, recipe.k)
     if recipe.tau is not None:
         if "pass" not in table:

@@ -94,15 +94,40 @@ def build_buckets(
     per_bucket: int | None,
     seed: int,
     outs: dict[str, str | os.PathLike],
+    allow_fewer: bool = False,
 ) -> None:
-    """One training set per PASS range, equal in size (Figure 6)."""
+    """One training set per PASS range, equal in size (Figure 6).
+
+    A bucket that holds fewer than ``per_bucket`` images fails the stage, naming both
+    numbers, unless ``allow_fewer`` (then all buckets get the smallest one's count); the
+    count used and the one asked go into each set's JSON summary either way. An empty
+    bucket always fails: a fine-tuning on no added images is not the recipe."""
     adv, rows = _load_generated([(images, table)])
     buckets = pass_buckets(
         rows, method=method, k=k, factors=factors, edges=edges, per_bucket=per_bucket, seed=seed
     )
+    count = min(len(chosen) for chosen in buckets.values())
+    if count == 0:
+        empty = [name for name, chosen in buckets.items() if len(chosen) == 0]
+        message = _bucket_shortfall(table, net, per_bucket, count, edges)
+        raise DataError(f"{message}; empty: {', '.join(empty)}")
+    if per_bucket is not None and count < per_bucket and not allow_fewer:
+        raise DataError(
+            _bucket_shortfall(table, net, per_bucket, count, edges)
+            + "; lower buckets.per_bucket, or set buckets.allow_fewer: true"
+        )
     for name, chosen in buckets.items():
         log.info("bucket %s on net %d: %d images", name, net, len(chosen))
-        _write_subset(outs[name], adv, chosen, rows.iloc[chosen], {"recipe": name, "net": net})
+        summary = {"recipe": name, "net": net, "requested": per_bucket}
+        _write_subset(outs[name], adv, chosen, rows.iloc[chosen], summary)
+
+
+def _bucket_shortfall(table, net: int, per_bucket: int | None, count: int, edges) -> str:
+    asked = "as many as the smallest holds" if per_bucket is None else f"{per_bucket} asked"
+    return (
+        f"{table}: PASS buckets of net {net} ({asked} per bucket): the fullest possible "
+        f"equal split is {count} per bucket (edges {list(edges)})"
+    )
 
 
 def build_heldout(
@@ -113,10 +138,14 @@ def build_heldout(
     seed: int,
     out_set: str | os.PathLike,
     out_table: str | os.PathLike,
+    allow_fewer: bool = False,
 ) -> None:
     """Sample the held-out set: ``per_type`` adversarials of each type over all base nets.
 
-    ``generated`` maps a base net to its (images, table) pairs on the test split.
+    ``generated`` maps a base net to its (images, table) pairs on the test split. A type
+    with fewer successful adversarials than ``per_type`` fails the stage, naming both
+    numbers, unless ``allow_fewer``; the counts asked and used go into a JSON summary
+    beside the set (``out_set`` + ``.json``) either way, and the table has a row per image.
     """
     tables, stacks = {}, []
     for net, pairs in generated.items():
@@ -126,11 +155,28 @@ def build_heldout(
         tables[net] = table
         stacks.append(stack)
     chosen = sample_heldout(tables, types=types, per_type=per_type, seed=seed)
+    counts = chosen["type"].value_counts()
+    short = {t: int(counts.get(t, 0)) for t in types if counts.get(t, 0) < per_type}
+    if short and not allow_fewer:
+        listed = ", ".join(f"{t} {n}" for t, n in short.items())
+        raise DataError(
+            f"held-out set: heldout.per_type is {per_type} but the base nets' test-split "
+            f"adversarials supply fewer of {len(short)} type(s): {listed}; lower "
+            "heldout.per_type, attack more test images (attack.test_images), or set "
+            "heldout.allow_fewer: true"
+        )
     images = ImageStack([path for stack in stacks for path in stack.paths])
     copy_images(out_set, images, chosen["row"].to_numpy(), chosen["label"].to_numpy(),
                 shape=_dataset_shape(images.shape[1:]))  # fmt: skip
     save_table(out_table, chosen.drop(columns=["row"]))
-    counts = chosen["type"].value_counts()
+    summary = {
+        "images": int(len(chosen)),
+        "per_type_requested": int(per_type),
+        "allow_fewer": bool(allow_fewer),
+        "by_type": {t: int(counts.get(t, 0)) for t in types},
+        "short": short,
+    }
+    write_json(str(out_set) + ".json", summary)
     log.info(
         "held-out set: %d images; %s", len(chosen), ", ".join(f"{t} {counts[t]}" for t in types)
     )

@@ -15,6 +15,7 @@ import os
 import struct
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
@@ -23,6 +24,7 @@ import numpy as np
 
 from hardpos.errors import DataError, InputError
 from hardpos.files.atomic import atomic_path
+from hardpos.files.checksums import member_data_offset, trust, verified, verify_zip
 
 # Image files: a zip (.npz) whose ``images.npy`` member is stored uncompressed, so that it
 # can be memory-mapped and written a chunk at a time; np.load reads it as any .npz.
@@ -32,7 +34,6 @@ LABELS = "labels"
 COPY_CHUNK_BYTES = 64 << 20
 _COPY_BUFFER = 1 << 20
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed, so equal arrays give byte-identical files
-_LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature ... file name length, extra length
 
 
 class ImageWriter:
@@ -146,12 +147,9 @@ def _stored_member(path: str | os.PathLike, name: str) -> tuple[int, tuple, np.d
         info = archive.getinfo(f"{name}.npy")
     if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:  # 0x1: encrypted
         return None
+    start = member_data_offset(path, info)
     with open(path, "rb") as handle:
-        handle.seek(info.header_offset)
-        signature, name_len, extra_len = _LOCAL_HEADER.unpack(handle.read(_LOCAL_HEADER.size))
-        if signature != b"PK\x03\x04":
-            raise zipfile.BadZipFile(f"no local header for {info.filename}")
-        handle.seek(info.header_offset + _LOCAL_HEADER.size + name_len + extra_len)
+        handle.seek(start)
         version = np.lib.format.read_magic(handle)
         if version == (1, 0):
             shape, fortran, dtype = np.lib.format.read_array_header_1_0(handle)
@@ -165,13 +163,20 @@ def _stored_member(path: str | os.PathLike, name: str) -> tuple[int, tuple, np.d
     return offset, shape, dtype
 
 
-def load_array(path: str | os.PathLike, name: str, *, mmap: bool = True) -> np.ndarray:
+def load_array(
+    path: str | os.PathLike, name: str, *, mmap: bool = True, verify: bool = True
+) -> np.ndarray:
     """The array ``name`` of an .npz, memory-mapped read-only when ``mmap`` and it is
     stored uncompressed, else read into memory.
 
+    Either way the member's bytes are checked against the zip's CRC-32 (with ``verify``;
+    a memory-mapped member once per process and file, :func:`hardpos.files.checksums.verify_zip`):
+    damage raises :class:`DataError` with "corrupt: checksum mismatch".
     Read-only, not copy-on-write: Linux counts a private writable mapping against its
     memory commit limit, so a copy-on-write map of a file larger than RAM is refused."""
     try:
+        if verify and mmap:
+            verify_zip(path, [f"{name}.npy"], kind="an array archive written by hardpos")
         stored = _stored_member(path, name) if mmap else None
         if stored is None:
             with np.load(path) as archive:
@@ -182,13 +187,19 @@ def load_array(path: str | os.PathLike, name: str, *, mmap: bool = True) -> np.n
         return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape)
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
-    except (KeyError, ValueError, OSError, zipfile.BadZipFile, struct.error) as exc:
+    except zipfile.BadZipFile as exc:
+        if "CRC" in str(exc):  # zipfile's own check, on a member it read
+            raise DataError(f"{path}: corrupt: checksum mismatch ({exc})") from None
+        raise DataError(f"{path}: not an array archive written by hardpos ({exc})") from None
+    except (KeyError, ValueError, OSError, EOFError, zlib.error, struct.error,
+            NotImplementedError, RuntimeError) as exc:  # fmt: skip
+        # NotImplementedError, RuntimeError: a damaged compression method or encryption flag
         raise DataError(f"{path}: not an array archive written by hardpos ({exc})") from None
 
 
-def load_images(path: str | os.PathLike, *, mmap: bool = True) -> np.ndarray:
+def load_images(path: str | os.PathLike, *, mmap: bool = True, verify: bool = True) -> np.ndarray:
     """The ``images`` array of an image or dataset file (see :func:`load_array`)."""
-    return load_array(path, IMAGES, mmap=mmap)
+    return load_array(path, IMAGES, mmap=mmap, verify=verify)
 
 
 def copy_images(
@@ -220,7 +231,8 @@ class ImageStack:
     them: each file is memory-mapped (see :func:`load_images`) and an index reads only
     the images it names. ``shape`` reshapes each file's images (``[N, 28, 28]`` as
     ``[N, 1, 28, 28]``); by default it is the first file's. Pickling (DataLoader workers
-    under spawn) carries the paths, not the pixels; each process maps the files anew."""
+    under spawn) carries the paths, not the pixels; each process maps the files anew, trusting
+    the CRC checks of the process that pickled it for files that have not changed since."""
 
     def __init__(self, paths: Sequence[str | os.PathLike], *, shape: Sequence[int] | None = None):
         self.paths = [str(p) for p in paths]
@@ -255,7 +267,13 @@ class ImageStack:
         return self.shape[0]
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "_arrays": None}
+        # the checks of this process go along: a worker does not read the files again
+        checked = [record for path in self.paths for record in verified(path)]
+        return {**self.__dict__, "_arrays": None, "_checked": checked}
+
+    def __setstate__(self, state: dict) -> None:
+        trust(state.pop("_checked", ()))
+        self.__dict__.update(state)
 
     def __getitem__(self, index) -> np.ndarray:
         """One image (an int) or several (a slice or integer array), as a new array."""

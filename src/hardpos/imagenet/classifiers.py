@@ -23,6 +23,7 @@ from torch import nn
 
 from hardpos.errors import ModelError
 from hardpos.files.atomic import atomic_path, write_json
+from hardpos.files.weights import read_weights
 
 ARCHITECTURES = ("googlenet", "resnet152")
 MEAN = (0.485, 0.456, 0.406)  # torchvision's ImageNet normalisation, on [0, 1] RGB
@@ -71,12 +72,7 @@ class ImageNetClassifier(nn.Module):
 
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    if not path.is_file():
-        raise ModelError(f"{path}: weights file not found")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several types for a corrupt file
-        raise ModelError(f"{path}: not a readable torch file ({exc})") from None
+    state = read_weights(path)
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ModelError(f"{path}: not a state_dict (a mapping of names to tensors)")
     return state

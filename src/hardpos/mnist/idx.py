@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +43,7 @@ def read_idx(path: str | os.PathLike, *, ndim: int) -> np.ndarray:
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, zlib.error) as exc:  # zlib.error: damaged deflate data
             raise DataError(f"{path}: corrupt or truncated gzip stream ({exc})") from None
     if len(raw) < 4 + 4 * ndim:
         raise DataError(f"{path}: truncated IDX header ({len(raw)} bytes)")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -18,6 +17,7 @@ from torch import nn
 from hardpos.errors import ModelError
 from hardpos.files.atomic import atomic_path, write_json
 from hardpos.files.sidecars import read_sidecar, sidecar_path
+from hardpos.files.weights import read_weights
 
 LENET_PARAMETERS = 431_080
 
@@ -83,13 +83,7 @@ def save_model(path: str | os.PathLike, model: LeNet, meta: dict[str, Any]) -> N
 
 def load_lenet(path: str | os.PathLike, device: torch.device | str = "cpu") -> LeNet:
     """Load a LeNet saved by :func:`save_model` (or a training checkpoint), in eval mode."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"{path}: model file not found")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several types for a corrupt file
-        raise ModelError(f"{path}: not a readable torch file ({exc})") from None
+    state = read_weights(path)
     if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
         state = state["model"]  # a training checkpoint
     scale = float(read_sidecar(path).get("input_scale", 1.0 / 255.0))

@@ -30,14 +30,16 @@ class Batch:
     single: bool
 
 
-def as_batch(adv, orig) -> Batch:
+def as_batch(adv, orig, data_range: float | None = None) -> Batch:
     """Validate an adversarial/original pair of image batches and bring them to NCHW float32.
 
     Accepted layouts: ``[H, W]`` (one greyscale pair), ``[N, H, W]`` (greyscale batch),
-    ``[N, 1, H, W]`` and ``[N, 3, H, W]``; dtype uint8 or float with values in [0, 255].
+    ``[N, 1, H, W]`` and ``[N, 3, H, W]``; dtype uint8 or float with values in
+    ``[0, data_range]`` (see :func:`to_pixel_scale`).
     """
     adv = _to_numpy(adv, "adv")
     orig = _to_numpy(orig, "orig")
+    adv, orig = to_pixel_scale(adv, orig, data_range)
     if adv.shape != orig.shape:
         raise InputError(
             f"adv and orig must have the same shape, got adv {adv.shape} and orig {orig.shape}"
@@ -65,6 +67,57 @@ def as_batch(adv, orig) -> Batch:
         orig=np.ascontiguousarray(orig, dtype=np.float32),
         single=single,
     )
+
+
+def to_pixel_scale(
+    adv: np.ndarray, orig: np.ndarray, data_range: float | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Both batches on PASS's [0, 255] scale, where SSIM's constants C1, C2 are set.
+
+    ``data_range``: the value of white. uint8 images are pixel values and need none (255
+    if given). Float images are taken as [0, 255] when it is None, except that images whose
+    maximum is at most 1 are then an error: on the [0, 255] scale they would be all but
+    black and score ~1 whatever they show, so [0, 1] images need ``data_range=1.0`` (and
+    truly dark [0, 255] ones ``data_range=255``). Floats in [0, data_range] are multiplied
+    by ``255 / data_range``.
+    """
+    floats = [a for a in (adv, orig) if a.dtype != np.uint8]
+    if data_range is None:
+        if floats and all(a.size for a in floats):
+            largest = max(float(np.max(a)) for a in floats)
+            if largest <= 1.0:
+                raise InputError(
+                    f"float images with values up to {largest:g}: PASS is defined on the "
+                    "[0, 255] scale; give data_range=1.0 for images in [0, 1] (or "
+                    "data_range=255 if these are dark [0, 255] images)"
+                )
+        return adv, orig
+    try:
+        white = float(data_range)
+    except (TypeError, ValueError):
+        raise InputError(
+            f"data_range must be a number such as 1.0 or 255; got {data_range!r}"
+        ) from None
+    if not (np.isfinite(white) and white > 0):
+        raise InputError(f"data_range must be a positive number; got {data_range!r}")
+    if white == 255.0:
+        return adv, orig
+    if not floats or len(floats) < 2:
+        raise InputError(
+            f"data_range={data_range!r} is for float images in [0, {white:g}]; uint8 images "
+            "are pixel values in [0, 255] (give both as floats, or data_range=255)"
+        )
+    scaled = []
+    for name, image in (("adv", adv), ("orig", orig)):
+        if image.size:
+            low, high = float(np.min(image)), float(np.max(image))
+            if not (np.isfinite(low) and np.isfinite(high)) or low < 0 or high > white:
+                raise InputError(
+                    f"{name}: values must lie in [0, {white:g}] (data_range), found "
+                    f"[{low:g}, {high:g}]"
+                )
+        scaled.append((image.astype(np.float64) * (255.0 / white)).astype(np.float32))
+    return scaled[0], scaled[1]
 
 
 def check_ecc_options(options: dict) -> dict:

@@ -56,11 +56,12 @@ def pass_score(
     device: str | None = None,
     batch_size: int | None = None,
     processes: int | None = None,
+    data_range: float | None = None,
     **ecc_options,
 ) -> PassResult:
     """PASS(adv, orig) = SSIM(psi(adv, orig), orig), the paper's eq. 4, for each pair.
 
-    ``adv`` and ``orig`` are uint8 or float images on the [0, 255] scale, shaped
+    ``adv`` and ``orig`` are uint8 images, or float images in ``[0, data_range]``, shaped
     ``[N, H, W]``, ``[N, 1, H, W]`` or ``[N, 3, H, W]`` (or one ``[H, W]`` pair). psi is
     OpenCV's findTransformECC with MOTION_HOMOGRAPHY (template ``orig``, input ``adv``,
     identity start) followed by a bilinear inverse-map warp of ``adv`` with a black
@@ -78,7 +79,11 @@ def pass_score(
     against OpenCV, on a device where it is the faster one, :data:`AUTO_TORCH_DEVICES`;
     else opencv). ``processes``: on the CPU, how many processes share the
     pairs (default ``torch.get_num_threads()``, the job's threads in the workflow); the
-    scores do not depend on it. ``ecc_options``: ``iterations`` (50), ``eps`` (0.001),
+    scores do not depend on it. ``data_range``: the value of white for float images,
+    ``1.0`` for images in [0, 1] (scaled to [0, 255] here, where SSIM's constants are
+    set); None (the default) means 255 and refuses float images whose maximum is at most
+    1, which on the [0, 255] scale would score ~1 whatever they show; uint8 images need
+    none. ``ecc_options``: ``iterations`` (50), ``eps`` (0.001),
     ``gauss_filt_size`` (5), OpenCV's defaults.
     """
     if backend not in BACKENDS:
@@ -87,7 +92,7 @@ def pass_score(
         if value is not None and (not isinstance(value, int) or value < 1):
             raise InputError(f"{name} must be a positive integer, got {value!r}")
     ecc = check_ecc_options(ecc_options)
-    batch = as_batch(adv, orig)
+    batch = as_batch(adv, orig, data_range)
     if backend == "auto":
         backend = _auto(batch.adv.shape, device)
     if backend == "torch":

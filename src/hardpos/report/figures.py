@@ -23,6 +23,11 @@ from hardpos.experiments.recipes import type_names  # noqa: E402
 from hardpos.files.atomic import atomic_path  # noqa: E402
 
 PASS_SCALE = 1000
+# Figure 2's key, in the cell under the original digit.
+TUPLE_KEY = (
+    "under each perturbation:\n(PASS x 1000,\nL2 norm per pixel,\nL-inf in grey levels)\n\n"
+    "perturbation:\nblack -1, white +1\n(of its largest change),\ngrey: no change"
+)
 
 
 def _save(figure: plt.Figure, out_png: str | os.PathLike, out_pdf: str | os.PathLike) -> None:
@@ -97,25 +102,40 @@ def figure5(
 ) -> None:
     """Mean PASS, L2 per pixel and L-inf per type; L2 and L-inf scaled so their largest
     per-type mean is 1, as in the paper's Figure 5."""
-    table = _typed(tables, types)
+    _save(figure5_figure(_typed(tables, types)), out_png, out_pdf)
+
+
+def figure5_figure(table: pd.DataFrame) -> plt.Figure:
+    """Figure 5 from typed, successful rows (:func:`figure5` reads and saves it)."""
     order = _type_order(table["type"])
     means = table.groupby("type")[["pass", "l2_per_pixel", "linf"]].mean().loc[order]
     scaled = pd.DataFrame(
         {
             "PASS": means["pass"],
-            "L2 (scaled)": means["l2_per_pixel"] / means["l2_per_pixel"].max(),
-            "L-inf (scaled)": means["linf"] / means["linf"].max(),
+            "L2 per pixel / largest": means["l2_per_pixel"] / means["l2_per_pixel"].max(),
+            "L-inf / largest": means["linf"] / means["linf"].max(),
         }
     )
     long = scaled.reset_index().melt(id_vars="type", var_name="metric", value_name="value")
-    figure, axes = plt.subplots(figsize=(max(6, 0.6 * len(order)), 3.2))
+    figure, axes = plt.subplots(figsize=(max(6, 0.6 * len(order)) + 1.8, 3.2))
     sns.barplot(long, x="type", y="value", hue="metric", order=order, ax=axes)
-    axes.set_xlabel("")
+    axes.set_xlabel("adversarial type (made on the base nets from MNIST test images)")
     axes.set_ylabel("mean over adversarials")
     axes.set_ylim(0, 1.05)
     axes.tick_params(axis="x", rotation=45)
-    axes.legend(loc="lower right", fontsize="small")
-    _save(figure, out_png, out_pdf)
+    # beside the axes, never over a bar (any bar can reach 1: PASS near 1, the scaled
+    # maxima exactly 1)
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
+    return figure
+
+
+def mean_pm_sample_std(values: pd.Series) -> tuple[float, float]:
+    """Figure 6's error bar: mean -+ the sample standard deviation (ddof=1, as Table 1's
+    std), so that the caption can say exactly what a bar is. One network: no bar."""
+    values = pd.Series(values, dtype=float).dropna()
+    mean = float(values.mean())
+    spread = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+    return mean - spread, mean + spread
 
 
 def figure6(
@@ -125,7 +145,8 @@ def figure6(
     out_pdf: str,
 ) -> None:
     """MNIST and held-out error (percent) of the networks fine-tuned on each PASS range
-    (the paper's Figure 6); points are means, bars one standard deviation."""
+    (the paper's Figure 6); points are means over a range's networks, bars one sample
+    standard deviation (:func:`mean_pm_sample_std`)."""
     if evals.empty:
         raise DataError("figure 6: no evaluation of a PASS-bucket network")
     labels = {
@@ -138,9 +159,9 @@ def figure6(
         (axes[0], "mnist_test", "MNIST test error (%)"),
         (axes[1], "heldout", "held-out adversarial error (%)"),
     ):
-        sns.pointplot(data, x="range", y=column, order=order, errorbar="sd", ax=ax)
+        sns.pointplot(data, x="range", y=column, order=order, errorbar=mean_pm_sample_std, ax=ax)
         ax.set_xlabel("PASS x 1000 of the fine-tuning images")
-        ax.set_ylabel("")
+        ax.set_ylabel("mean ± sample std over nets")
         ax.set_title(title)
         ax.tick_params(axis="x", rotation=30)
     figure.tight_layout()
@@ -190,12 +211,30 @@ def figure2(
     out_pdf: str,
 ) -> None:
     """Adversarials (top) and perturbations (bottom: black -1, white +1, grey no change)
-    of one digit, with (PASS, L2 per pixel, L-inf) under each, as the paper's Figure 2."""
+    of one digit, with (PASS x 1000, L2 per pixel, L-inf) under each, as the paper's
+    Figure 2; the cell under the original says so (:data:`TUPLE_KEY`)."""
+    figure = figure2_figure(original=original, label=label, adversarials=adversarials,
+                            rows=rows, types=types)  # fmt: skip
+    _save(figure, out_png, out_pdf)
+
+
+def figure2_figure(
+    *,
+    original: np.ndarray,
+    label: int,
+    adversarials: Sequence[np.ndarray],
+    rows: Sequence[pd.Series],
+    types: Sequence[str],
+) -> plt.Figure:
+    """Figure 2 as a matplotlib figure (:func:`figure2` saves it)."""
     n = len(adversarials)
     figure, axes = plt.subplots(2, n + 1, figsize=(1.9 * (n + 1), 4.2), squeeze=False)
     axes[0, 0].imshow(original, cmap="gray", vmin=0, vmax=255)
     axes[0, 0].set_title(f"original: {label}", fontsize=9)
+    # the cell under the original holds the key to the numbers and the grey scale
     axes[1, 0].axis("off")
+    axes[1, 0].text(0.5, 0.5, TUPLE_KEY, ha="center", va="center", fontsize=7.5,
+                    transform=axes[1, 0].transAxes)  # fmt: skip
     for i, (adv, row, name) in enumerate(zip(adversarials, rows, types, strict=True), start=1):
         delta = adv - original
         scale = np.abs(delta).max() or 1.0
@@ -210,4 +249,4 @@ def figure2(
         ax.set_xticks([])
         ax.set_yticks([])
     figure.tight_layout()
-    _save(figure, out_png, out_pdf)
+    return figure

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
+from hardpos.errors import DataError
+from hardpos.files.atomic import write_text
 from hardpos.files.datasets import load_dataset
 from hardpos.files.images import ImageStack
 from hardpos.files.parquet import load_table
@@ -35,6 +39,10 @@ def write_tables(
     table1.write_side_by_side(both, outs["vs_paper_csv"], outs["vs_paper_md"])
     by_type = table1.heldout_type_table(evals, recipe_order=list(recipe_order))
     table1.write_heldout_type_table(by_type, outs["by_type_csv"], outs["by_type_md"])
+    for key, md_key, title, caption in HTML_TABLES:  # the pages the report shows
+        if key in outs:
+            markdown = Path(outs[md_key]).read_text()
+            write_text(outs[key], table_html(markdown, title=title, caption=caption))
     log.info("Table 1 over %d models, %d rows", len(evals), len(ours))
 
 
@@ -112,3 +120,83 @@ def write_figure3(
         originals, _ = load_dataset(datasets[net])
         panels.append({"net": net, **pick_gallery_image(table, images, originals, types=types)})
     figure3(panels, out_png=out_png, out_pdf=out_pdf)
+
+
+# ---------------------------------------------------------------------------------------
+# Tables as HTML pages, for the report (Snakemake shows an .html output in the page)
+
+_HTML_STYLE = """
+body { font-family: system-ui, sans-serif; font-size: 14px; margin: 1.5em; color: #222; }
+h1 { font-size: 1.25em; margin: 0 0 0.4em 0; }
+p.caption { max-width: 62em; line-height: 1.4; margin: 0 0 1em 0; }
+table { border-collapse: collapse; }
+th, td { padding: 0.3em 0.8em; border-bottom: 1px solid #ddd; }
+th { background: #f2f2f2; text-align: left; }
+td.number { text-align: right; font-variant-numeric: tabular-nums; }
+p.source { color: #666; font-size: 0.9em; margin-top: 1em; }
+"""
+
+
+def markdown_rows(markdown: str) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of a Markdown pipe table (as ``DataFrame.to_markdown`` writes)."""
+    lines = [line.strip() for line in markdown.splitlines() if line.strip().startswith("|")]
+    if len(lines) < 2 or not set(lines[1]) <= set("|:- "):
+        raise DataError("report: expected a Markdown table (a header row, then |---|)")
+
+    def cells(line: str) -> list[str]:
+        return [cell.strip() for cell in line.strip("|").split("|")]
+
+    header = cells(lines[0])
+    rows = [cells(line) for line in lines[2:]]
+    for i, row in enumerate(rows):
+        if len(row) != len(header):
+            raise DataError(
+                f"report: Markdown table row {i + 1} has {len(row)} cells, header {len(header)}"
+            )
+    return header, rows
+
+
+_NUMBER = re.compile(r"^[-+–]?[\d,.]+%?( ± [\d.]+)?( / [-+–]?[\d,.]+%?)?$|^–$")
+
+
+def table_html(markdown: str, *, title: str, caption: str, source: str = "") -> str:
+    """A self-contained HTML page: ``title``, ``caption`` and the Markdown table as an
+    HTML table (numbers right-aligned)."""
+    header, rows = markdown_rows(markdown)
+    head = "".join(f"<th>{html.escape(cell)}</th>" for cell in header)
+    body = []
+    for row in rows:
+        tds = []
+        for cell in row:
+            kind = ' class="number"' if _NUMBER.match(cell) else ""
+            tds.append(f"<td{kind}>{html.escape(cell)}</td>")
+        body.append("<tr>" + "".join(tds) + "</tr>")
+    note = f'<p class="source">{html.escape(source)}</p>' if source else ""
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title><style>{_HTML_STYLE}</style></head><body>\n"
+        f'<h1>{html.escape(title)}</h1>\n<p class="caption">{html.escape(caption)}</p>\n'
+        f"<table><thead><tr>{head}</tr></thead><tbody>\n" + "\n".join(body) + "\n</tbody></table>\n"
+        f"{note}</body></html>\n"
+    )
+
+
+# (output key, its Markdown twin, title, caption) of each table the report shows on the page
+HTML_TABLES = (
+    ("table1_html", "table1_md", "Table 1",
+     "Error rates in percent: mean ± sample standard deviation (ddof 1) over the networks "
+     "of each row (Networks). MNIST: the 10,000 test images. Held-out adversarial: the "
+     "held-out set made on the base nets from the test images; own parent's / other nets': "
+     "only the held-out images made on the model's own parent base net / on the other base "
+     "nets (means). Added images: adversarials added to the 60,000 training images."),
+    ("vs_paper_html", "vs_paper_md", "Table 1 beside the paper",
+     "Errors in percent. MNIST: mean ± sample standard deviation over the row's networks "
+     "(the paper's over 9 networks, 3 for the basic LeNet and InfiMNIST). The paper's "
+     "adversarial column is its held-out adversarial error; ours is the held-out error, "
+     "then split into the own parent's / other base nets' adversarials. A blank: no such "
+     "row on that side."),
+    ("by_type_html", "by_type_md", "Held-out error by adversarial type",
+     "Mean error in percent of each recipe's networks on the held-out images of one "
+     "adversarial type (FGS, FGV, HC-k: hot/cold with hot rank k, HC-1x1.05: HC-1 at 1.05 "
+     "times its smallest adversarial scale, HC-S-1: hot/cold sign)."),
+)  # fmt: skip

@@ -10,6 +10,7 @@ import torch
 
 from hardpos.errors import ModelError
 from hardpos.files.atomic import atomic_path
+from hardpos.files.checksums import verify_if_zip
 from hardpos.mnist.lenet import LeNet
 
 
@@ -41,6 +42,7 @@ def load_checkpoint(path: str | os.PathLike, device: torch.device) -> tuple[Trai
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"{path}: checkpoint not found")
+    verify_if_zip(path, error=ModelError)  # torch.load reads the zip without its CRCs
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
         model = LeNet(input_scale=float(blob.get("input_scale", 1 / 255)))

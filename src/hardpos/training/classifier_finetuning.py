@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 from hardpos.errors import InputError, ModelError
 from hardpos.files.atomic import atomic_path
+from hardpos.files.checksums import verify_if_zip
 from hardpos.files.images import ImageStack
 from hardpos.imagenet.classifiers import ImageNetClassifier
 from hardpos.imagenet.folders import CropDataset
@@ -84,6 +85,7 @@ def _save(path, model: ImageNetClassifier, momentum, iteration: int, identity: d
 def _resume(path, model: ImageNetClassifier, identity: dict, device):
     if path is None or not Path(path).is_file():
         return None
+    verify_if_zip(path, error=ModelError)  # torch.load reads the zip without its CRCs
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for a corrupt file

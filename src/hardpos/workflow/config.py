@@ -12,7 +12,9 @@ from typing import Any
 import jsonschema
 import yaml
 
-from hardpos.errors import HardposError
+from hardpos.errors import HardposError, InputError
+from hardpos.experiments.attack_options import check_factors, check_hot_rank, check_recipe
+from hardpos.experiments.recipes import parse_type
 
 
 class ConfigError(HardposError):
@@ -38,7 +40,8 @@ def _describe(error: jsonschema.ValidationError) -> str:
 
 
 def validate_config(config: dict[str, Any], schema_path: str | os.PathLike) -> None:
-    """Raise :class:`ConfigError` naming the first offending key if ``config`` breaks the schema."""
+    """Raise :class:`ConfigError` naming the first offending key if ``config`` breaks the
+    schema, or holds values that cannot combine (:func:`check_values`)."""
     with open(schema_path) as handle:
         schema = yaml.safe_load(handle)
     validator = jsonschema.Draft202012Validator(schema)
@@ -46,3 +49,96 @@ def validate_config(config: dict[str, Any], schema_path: str | os.PathLike) -> N
     if errors:
         best = jsonschema.exceptions.best_match(errors)
         raise ConfigError(_describe(best))
+    try:
+        check_values(config)
+    except InputError as exc:
+        raise ConfigError(f"config key {exc}") from None
+
+
+# ---- checks beyond the schema: values that are each allowed but cannot combine ----------
+
+MNIST_CLASSES = 10
+IMAGENET_CLASSES = 1000
+# hardpos.mnist.idx.MNIST_COUNTS, not imported: hardpos.mnist loads torch and OpenCV, and
+# this module runs while Snakemake builds the DAG (a test keeps the two equal)
+MNIST_COUNTS = {"train": 60000, "test": 10000}
+
+
+def _classes(config: dict[str, Any]) -> int:
+    """How many classes the configured dataset's models have."""
+    if config.get("dataset", "mnist") == "mnist":
+        return MNIST_CLASSES
+    synthetic = (config.get("imagenet") or {}).get("synthetic")
+    return int(synthetic["classes"]) if synthetic else IMAGENET_CLASSES
+
+
+def _check_types(names: list[str], *, classes: int, where: str) -> None:
+    """Adversarial type names (HC-3x1.05, ...) whose hot rank and factor the classes allow."""
+    for i, name in enumerate(names):
+        family, k, factor = parse_type(name)
+        if family in ("hc-d", "hc-s"):
+            check_hot_rank(k, classes=classes, where=f"{where}[{i}] ({name})")
+        check_factors([factor], where=f"{where}[{i}] ({name})")
+
+
+def _check_increasing(values: list[float], *, where: str) -> None:
+    for i, (low, high) in enumerate(zip(values[:-1], values[1:], strict=True)):
+        if not low < high:
+            raise InputError(
+                f"{where}: must be strictly increasing, but {where}[{i}] = {low} is followed "
+                f"by {where}[{i + 1}] = {high}"
+            )
+
+
+def _attacked(config: dict[str, Any], split: str) -> int:
+    """How many MNIST images of ``split`` each base net attacks (at most)."""
+    limit = config["attack"][f"{split}_images"]
+    return MNIST_COUNTS[split] if limit is None else min(int(limit), MNIST_COUNTS[split])
+
+
+def _check_supply(config: dict[str, Any]) -> None:
+    """Held-out and bucket sizes that the attacked images cannot supply even if every
+    attack succeeded: refused here, before any job, unless ``allow_fewer``."""
+    heldout = config["heldout"]
+    nets = len(config["base"]["seeds"])
+    most = _attacked(config, "test") * nets  # one image per type per (source, net)
+    if heldout["per_type"] > most and not heldout.get("allow_fewer", False):
+        raise InputError(
+            f"heldout.per_type: {heldout['per_type']} images per type asked, but "
+            f"{nets} base net(s) attacking {_attacked(config, 'test')} test images give at most "
+            f"{most} of each type; lower it, raise attack.test_images, or set "
+            "heldout.allow_fewer: true"
+        )
+    buckets = config["buckets"]
+    if buckets["enabled"] and buckets["per_bucket"] is not None:
+        pool = _attacked(config, "train") * buckets["k"] * len(set(buckets["factors"]))
+        if buckets["per_bucket"] > pool and not buckets.get("allow_fewer", False):
+            raise InputError(
+                f"buckets.per_bucket: {buckets['per_bucket']} images per bucket asked, but a "
+                f"net's pool ({_attacked(config, 'train')} training images x {buckets['k']} hot "
+                f"ranks x {len(set(buckets['factors']))} factors) holds at most {pool}; lower "
+                "it, raise attack.train_images, or set buckets.allow_fewer: true"
+            )
+
+
+def check_values(config: dict[str, Any]) -> None:
+    """Refuse, naming the key, what the schema cannot see: recipes whose method, k, factor
+    and tau do not combine, hot ranks the classes do not have, bucket edges that are not
+    increasing, held-out and bucket sizes the attacked images cannot supply."""
+    classes = _classes(config)
+    for i, recipe in enumerate(config["recipes"]):
+        where = f"recipes[{i}]: recipe {recipe['name']!r}"
+        options = {key: recipe.get(key) for key in ("k", "factor", "tau")}
+        check_recipe(recipe["method"], **options, classes=classes, where=where)
+    if config.get("dataset", "mnist") != "mnist":
+        gallery = config["imagenet"]["gallery_types"]
+        _check_types(gallery, classes=classes, where="imagenet.gallery_types")
+        return
+    buckets = config["buckets"]
+    if buckets["enabled"]:
+        _check_increasing(buckets["edges"], where="buckets.edges")
+        check_hot_rank(buckets["k"], classes=classes, where="buckets.k")
+        check_factors(buckets["factors"], where="buckets.factors")
+    _check_types(config["heldout"]["types"], classes=classes, where="heldout.types")
+    _check_types(config["figures"]["gallery_types"], classes=classes, where="figures.gallery_types")
+    _check_supply(config)

@@ -1,0 +1,108 @@
+"""``hardpos attack`` with a user's model and images: a TorchScript file, a
+``package.module:factory`` with ``--weights``, a folder of PNG files with a CSV of labels,
+the table as CSV, and ``--help`` showing the defaults."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from small_cnn import MEAN, STD, stripes, trained
+
+from hardpos.attacks import generate
+from hardpos.cli import main
+from hardpos.files.images import load_images
+from hardpos.files.parquet import load_table
+
+
+@pytest.fixture(scope="module")
+def net():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return trained(steps=60)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def png_folder(path, images: np.ndarray, labels: np.ndarray):
+    """Write uint8 RGB ``[N, 3, H, W]`` as PNG files with a labels.csv."""
+    path.mkdir()
+    rows = []
+    for i, (image, label) in enumerate(zip(images, labels, strict=True)):
+        name = f"img{i:03d}.png"
+        cv2.imwrite(str(path / name), cv2.cvtColor(image.transpose(1, 2, 0), cv2.COLOR_RGB2BGR))
+        rows.append({"file": name, "label": int(label)})
+    pd.DataFrame(rows).to_csv(path / "labels.csv", index=False)
+    return path
+
+
+def test_torchscript_model_on_a_png_folder_writes_what_generate_returns(tmp_path, net, capsys):
+    x, y = stripes(6, seed=11)
+    pixels = np.round(x * 255).astype(np.uint8)
+    folder = png_folder(tmp_path / "pngs", pixels, y)
+    torch.jit.save(torch.jit.script(net), str(tmp_path / "net.ts"))
+    out = tmp_path / "out"
+    args = ["attack", "--model", str(tmp_path / "net.ts"), "--images", str(folder),
+            "--input-range", "0,1", "--methods", "fgs,hc-d-2", "--device", "cpu",
+            "--progress", "off", "--csv", str(tmp_path / "table.csv"),
+            "--out", str(out)]  # fmt: skip
+    assert main(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    expected = generate(net, pixels, y, methods="fgs,hc-d-2", input_range=(0, 1))
+    np.testing.assert_array_equal(load_images(out / "images.npz"), expected.images)
+    table = load_table(out / "table.parquet")
+    pd.testing.assert_frame_equal(table, expected.table, check_dtype=False)  # Parquet: strings
+    csv = pd.read_csv(tmp_path / "table.csv")
+    np.testing.assert_allclose(csv["linf"], table["linf"])
+    assert report["sources"] == 6 and report["misclassified"] == expected.summary["misclassified"]
+
+
+def test_factory_and_weights_with_mean_and_std(tmp_path, net, capsys, monkeypatch):
+    """``small_cnn:bare`` (a module on sys.path) builds the net; the weights come from a
+    state dict; the normalisation is given on the command line."""
+    import small_cnn
+
+    monkeypatch.setattr(small_cnn, "bare", lambda: small_cnn.SmallCNN(normalise=False),
+                        raising=False)  # fmt: skip
+    torch.save(net.state_dict(), tmp_path / "weights.pt")
+    x, y = stripes(5, seed=12)
+    np.savez(tmp_path / "set.npz", images=x, labels=y)  # float images in [0, 1]
+    out = tmp_path / "out"
+    mean, std = ",".join(map(str, MEAN)), ",".join(map(str, STD))
+    args = ["attack", "--model", "small_cnn:bare", "--weights", str(tmp_path / "weights.pt"),
+            "--images", str(tmp_path / "set.npz"), "--input-range", "0,1", "--mean", mean,
+            "--std", std, "--methods", "fgv", "--device", "cpu", "--out", str(out)]  # fmt: skip
+    assert main(args) == 0
+    expected = generate(net, x, y, methods="fgv", input_range=(0, 1))
+    np.testing.assert_array_equal(
+        load_images(out / "images.npz"), np.round(expected.images * 255).astype(np.uint8)
+    )
+    pd.testing.assert_frame_equal(
+        load_table(out / "table.parquet"), expected.table, check_dtype=False
+    )
+    capsys.readouterr()
+    bad = [*args[:4], str(tmp_path / "set.npz"), *args[5:]]  # the dataset as weights
+    assert main(bad) == 2
+    assert "--weights" in capsys.readouterr().err
+
+
+def test_unknown_model_file_and_missing_labels_are_user_errors(tmp_path, capsys):
+    (tmp_path / "junk.pt").write_bytes(b"not a model")
+    (tmp_path / "pngs").mkdir()
+    assert main(["attack", "--model", str(tmp_path / "junk.pt"), "--images",
+                 str(tmp_path / "pngs"), "--out", str(tmp_path / "o")]) == 2  # fmt: skip
+    assert "labels.csv" in capsys.readouterr().err
+
+
+def test_attack_help_shows_every_default(capsys):
+    with pytest.raises(SystemExit):
+        main(["attack", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for default in ("(default: 4096)", "(default: 255.0)", "(default: fgs,fgv,hc-d-9)",
+                    "(default: [0.0, 255.0])", "(default: auto)"):  # fmt: skip
+        assert default in text, default

@@ -1,0 +1,130 @@
+"""The config checks beyond the schema refuse, before any job, what cannot give a
+meaningful result, naming the key and the value (issue 13)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hardpos.mnist.idx import MNIST_COUNTS
+from hardpos.workflow import config as workflow_config
+from hardpos.workflow.config import ConfigError, validate_config
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA = REPO / "config" / "schema.yaml"
+
+
+def _smoke() -> dict:
+    base = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    base.update(yaml.safe_load((REPO / "config" / "smoke.yaml").read_text()))
+    return base
+
+
+def _refused(config: dict, pattern: str) -> str:
+    with pytest.raises(ConfigError, match=pattern) as caught:
+        validate_config(config, SCHEMA)
+    return str(caught.value)
+
+
+def test_bucket_edges_that_do_not_increase_are_refused():
+    config = _smoke()
+    config["buckets"]["edges"] = [0.0, 0.7, 0.5, 1.0]
+    message = _refused(config, r"buckets\.edges: must be strictly increasing")
+    assert "buckets.edges[1] = 0.7 is followed by buckets.edges[2] = 0.5" in message
+
+
+def test_equal_bucket_edges_are_refused():
+    config = _smoke()
+    config["buckets"]["edges"] = [0.0, 0.7, 0.7, 1.0]
+    _refused(config, r"buckets\.edges: must be strictly increasing")
+
+
+def test_disabled_buckets_are_not_checked():
+    config = _smoke()
+    config["buckets"].update(enabled=False, edges=[0.9, 0.1])
+    validate_config(config, SCHEMA)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "pattern"),
+    [
+        ("heldout.types", ["FGS", "HC-10"], r"heldout\.types\[1\] \(HC-10\): hot rank 10 is not"),
+        ("heldout.types", ["HC-S-12"], r"heldout\.types\[0\] \(HC-S-12\): hot rank 12"),
+        (
+            "heldout.types",
+            ["HC-1x0.5"],
+            r"heldout\.types\[0\] \(HC-1x0\.5\): factor 0\.5 is below 1",
+        ),
+        ("figures.gallery_types", ["HC-11"], r"figures\.gallery_types\[0\] \(HC-11\)"),
+        ("buckets.k", 10, r"buckets\.k: hot rank 10 is not possible with 10 classes"),
+    ],
+)
+def test_hot_ranks_beyond_the_classes_are_refused(key, value, pattern):
+    config = _smoke()
+    section, name = key.split(".")
+    config[section][name] = value
+    message = _refused(config, pattern)
+    if "hot rank" in message:
+        assert "allowed: 1..9" in message
+
+
+@pytest.mark.parametrize(
+    ("recipe", "pattern"),
+    [
+        (
+            {"name": "x", "method": "hc-d", "k": 10},
+            r"recipes\[4\]: recipe 'x', k: hot rank 10 .*1\.\.9",
+        ),
+        (
+            {"name": "x", "method": "fgs", "k": 3},
+            r"recipes\[4\]: recipe 'x': k applies to hc-d and hc-s only \(k 3 given for fgs\)",
+        ),
+        (
+            {"name": "x", "method": "none", "tau": 0.5},
+            r"recipes\[4\]: recipe 'x': method none .* tau",
+        ),
+        ({"name": "x", "method": "none", "k": 2}, r"method none \(clean images\) takes no k"),
+    ],
+)
+def test_recipes_whose_options_do_not_combine_are_refused(recipe, pattern):
+    config = _smoke()
+    config["recipes"] = [*config["recipes"], recipe]
+    _refused(config, pattern)
+
+
+def test_imagenet_hot_ranks_follow_the_synthetic_classes():
+    config = _smoke()
+    config["dataset"] = "imagenet"
+    config["imagenet"]["synthetic"] = {"classes": 4, "train_per_class": 2, "val_per_class": 2}
+    config["imagenet"]["gallery_types"] = ["HC-3"]
+    config["recipes"] = [{"name": "r", "method": "hc-d", "k": 3}]
+    validate_config(config, SCHEMA)  # the MNIST-only held-out types are not checked
+    config["imagenet"]["gallery_types"] = ["HC-4"]
+    _refused(config, r"imagenet\.gallery_types\[0\] \(HC-4\): hot rank 4 .* 4 classes")
+
+
+def test_a_heldout_size_the_attacked_images_cannot_supply_is_refused():
+    config = _smoke()  # 1 base net attacking 100 test images: at most 100 of each type
+    config["heldout"]["per_type"] = 100000
+    message = _refused(config, r"heldout\.per_type: 100000 images per type asked")
+    assert "at most 100 of each type" in message and "heldout.allow_fewer: true" in message
+    config["heldout"]["per_type"] = 100
+    validate_config(config, SCHEMA)  # exactly the bound is possible
+    config["heldout"].update(per_type=100000, allow_fewer=True)
+    validate_config(config, SCHEMA)
+
+
+def test_a_bucket_size_the_pool_cannot_supply_is_refused():
+    config = _smoke()  # 150 training images x 9 ranks x 3 factors = 4050 at most
+    config["buckets"]["per_bucket"] = 1000000
+    message = _refused(config, r"buckets\.per_bucket: 1000000 images per bucket asked")
+    assert "at most 4050" in message
+    config["buckets"]["allow_fewer"] = True
+    validate_config(config, SCHEMA)
+
+
+def test_the_config_module_knows_the_mnist_counts():
+    """Kept as a copy (hardpos.mnist loads torch, the DAG must not): equal to the reader's."""
+    assert workflow_config.MNIST_COUNTS == MNIST_COUNTS
