@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.14.1 torchvision==0.29.1
-	$(BIN)/python -m pip install --quiet -e '.[dev,workflow,report]'
+	$(BIN)/python -m pip install --quiet --build-constraint envs/build-constraints.txt -e '.[dev,workflow,report]'
 	@touch $@
 
 PLAN := $(BIN)/python -m hardpos.workflow.plan --cores $(CORES) --snakemake $(BIN)/snakemake

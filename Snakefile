@@ -36,6 +36,7 @@ include: "workflow/rules/pass.smk"
 include: "workflow/rules/trainset.smk"
 include: "workflow/rules/finetune.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/robustness.smk"
 include: "workflow/rules/report.smk"
 # ImageNet-only stages (weights, crops, Figure 3); on MNIST their rules would only add
 # candidate producers for the base models that the DAG has to rule out.
@@ -47,4 +48,5 @@ if config["dataset"] == "imagenet":
 rule all:
     input:
         all_targets(),
+        ROBUSTNESS_TARGETS,
     default_target: True

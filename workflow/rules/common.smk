@@ -149,6 +149,11 @@ def evaluation(model_id):
     return f"{RESULTS}/eval/{model_id}.json"
 
 
+def robustness_record(model_id):
+    """Beyond the paper: a model's strong-attack record (workflow/rules/robustness.smk)."""
+    return f"{RESULTS}/robustness/{model_id}.json"
+
+
 def table_path(name, ext):
     return f"{RESULTS}/tables/{name}.{ext}"
 

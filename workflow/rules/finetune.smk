@@ -18,6 +18,9 @@ rule finetune:
         ),
         extra_fraction=config["finetune"]["extra_fraction"],
         solver=finetune_solver(),
+        objective=lambda wc: (
+            RECIPES[wc.recipe].objective_settings() if wc.recipe in RECIPES else None
+        ),
         workers=config["finetune"].get("workers", 0),
         device=config["device"],
     wildcard_constraints:

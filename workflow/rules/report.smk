@@ -2,6 +2,7 @@ rule table1:
     input:
         evaluations=[evaluation(model_id) for model_id in model_ids()],
         paper="config/paper_table1.yaml",
+        robustness=ROBUSTNESS_RECORDS,
     output:
         table1_html=report(
             table_path("table1", "html"),

@@ -8,5 +8,6 @@ with job(snakemake):
         evaluations=snakemake.input.evaluations,
         paper=snakemake.input.paper,
         recipe_order=snakemake.params.recipe_order,
+        robustness=snakemake.input.get("robustness", []),
         outs=dict(snakemake.output.items()),
     )

@@ -20,4 +20,5 @@ with job(snakemake):
         device=snakemake.params.device,
         meta={"rule": snakemake.rule},
         workers=getattr(snakemake.params, "workers", 0),
+        objective=getattr(snakemake.params, "objective", None),
     )

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from hardpos.device import describe, pick_device
-from hardpos.errors import DataError
+from hardpos.errors import DataError, InputError
 from hardpos.experiments.models import load_model
 from hardpos.files.atomic import atomic_path
 from hardpos.files.datasets import is_image_index, load_dataset
@@ -51,8 +51,13 @@ def train_net(
     device: str = "auto",
     meta: dict[str, Any] | None = None,
     workers: int = 0,
+    objective: dict[str, Any] | None = None,
 ) -> None:
     """Train (or fine-tune from ``init``) a LeNet on the concatenated ``train_sets``.
+
+    ``objective``: an on-the-fly adversarial objective in place of the cross-entropy,
+    ``{"method": "fgs-objective" or "pgd-at", **settings}`` (a recipe's
+    :meth:`~hardpos.experiments.recipes.Recipe.objective_settings`).
 
     When the first training set is an image index (ImageNet crops decoded on the fly, see
     :mod:`hardpos.imagenet.folders`), ``init`` is the base network to fine-tune and the work
@@ -66,6 +71,11 @@ def train_net(
     """
     if is_image_index(train_sets[0]):
         from hardpos.experiments.networks import finetune_classifier
+
+        if objective is not None:
+            raise InputError(
+                f"recipe objective {objective.get('method')!r} trains LeNets on MNIST only"
+            )
 
         finetune_classifier(
             train_index=train_sets[0], added=train_sets[1:], init=init, seed=seed,
@@ -99,12 +109,15 @@ def train_net(
         extra_fraction=extra_fraction if n_extra else None,
         device=dev,
         progress=lambda it, loss, lr: log.info("iteration %d loss %.4f lr %.6f", it, loss, lr),
+        objective=_objective(objective),
     )
     save_checkpoint(out_solver, state, {"seed": seed, "input_scale": state.model.input_scale})
     test_images, test_labels = load_dataset(test_set)
     metrics = error_rate(state.model, test_images, test_labels, device=dev)
     log.info("MNIST test error %.4f", metrics["error"])
     info = {"seed": seed, "iterations": state.iteration, "train_images": int(n_extra)}
+    if objective is not None:
+        info["objective"] = dict(objective)
     save_model(out_model, state.model, {**info, "test": metrics, **(meta or {})})
 
 
@@ -153,3 +166,14 @@ def finetune_classifier(
     save_classifier(out_model, model.cpu(), {**base, **info, "init": str(init), **(meta or {})})
     with atomic_path(out_solver) as tmp:
         shutil.copyfile(checkpoint, tmp)
+
+
+def _objective(spec: dict[str, Any] | None):
+    from hardpos.training.adversarial_objectives import objective_from_recipe
+
+    if spec is None:
+        return None
+    settings = dict(spec)
+    objective = objective_from_recipe(settings.pop("method", None), settings)
+    log.info("objective: %s (%d passes per iteration)", objective.describe(), objective.passes)
+    return objective

@@ -21,6 +21,12 @@ import pandas as pd
 from hardpos.attacks.methods import FAMILIES, RANKED, method_argument  # noqa: F401 (re-export)
 from hardpos.errors import InputError
 
+# training objectives made on the fly from each batch (no generated images), and the
+# recipe keys each takes (hardpos.training.adversarial_objectives; budgets on [0, 1])
+OBJECTIVES = {
+    "fgs-objective": ("alpha", "eps"),
+    "pgd-at": ("eps", "step_size", "steps", "random_start"),
+}
 HELDOUT_TYPES = (
     "FGS", "FGV", *(f"HC-{k}" for k in range(1, 10)), "HC-1x1.05", "HC-1x1.10", "HC-S-1",
 )  # fmt: skip
@@ -36,10 +42,19 @@ class Recipe:
     k: int = 1
     factor: float = 1.0
     tau: float | None = None
+    objective: tuple[tuple[str, object], ...] = ()  # fgs-objective / pgd-at settings
 
     @property
     def adversarial(self) -> bool:
-        return self.method != "none"
+        """Whether the recipe draws generated adversarial images (none and the
+        on-the-fly objectives fine-tune on the original data alone)."""
+        return self.method in FAMILIES
+
+    def objective_settings(self) -> dict | None:
+        """``{"method": "pgd-at", "eps": 0.3, ...}`` for an objective recipe, else None."""
+        if self.method not in OBJECTIVES:
+            return None
+        return {"method": self.method, **dict(self.objective)}
 
 
 def parse_recipes(spec: list[dict]) -> list[Recipe]:
@@ -55,10 +70,12 @@ def parse_recipes(spec: list[dict]) -> list[Recipe]:
         if name.startswith("PASS-"):
             raise InputError(f"recipe {name!r}: names starting with PASS- are the buckets' own")
         method = entry.pop("method", None)
-        if method not in (*FAMILIES, "none"):
-            raise InputError(
-                f"recipe {name!r}: method {method!r} is not one of {', '.join(FAMILIES)}, none"
-            )
+        if method not in (*FAMILIES, "none", *OBJECTIVES):
+            known = ", ".join((*FAMILIES, "none", *OBJECTIVES))
+            raise InputError(f"recipe {name!r}: method {method!r} is not one of {known}")
+        if method in OBJECTIVES:
+            recipes.append(_objective_recipe(name, method, entry))
+            continue
         k = int(entry.pop("k", 1))
         factor = float(entry.pop("factor", 1.0))
         tau = entry.pop("tau", None)
@@ -71,6 +88,23 @@ def parse_recipes(spec: list[dict]) -> list[Recipe]:
             raise InputError(f"recipe {name!r}: factor {factor} is below 1 (not adversarial)")
         recipes.append(Recipe(name, method, k, factor, None if tau is None else float(tau)))
     return recipes
+
+
+def _objective_recipe(name: str, method: str, entry: dict) -> Recipe:
+    """An fgs-objective or pgd-at recipe, its settings checked by building the objective."""
+    from hardpos.training.adversarial_objectives import objective_from_recipe
+
+    keys = OBJECTIVES[method]
+    if set(entry) - set(keys):
+        allowed = ", ".join(("name", "method", *keys))
+        raise InputError(
+            f"recipe {name!r}: unknown keys {sorted(set(entry) - set(keys))} (allowed: {allowed})"
+        )
+    try:
+        objective_from_recipe(method, entry)
+    except (InputError, TypeError, ValueError) as exc:
+        raise InputError(f"recipe {name!r}: {exc}") from None
+    return Recipe(name, method, objective=tuple(sorted(entry.items())))
 
 
 def type_names(table: pd.DataFrame) -> pd.Series:

@@ -28,9 +28,11 @@ def write_tables(
     paper: str | os.PathLike,
     recipe_order: Sequence[str],
     outs: dict[str, str | os.PathLike],
+    robustness: Sequence[str | os.PathLike] = (),
 ) -> None:
-    """Table 1 (CSV, Markdown, LaTeX), its side-by-side with the paper, held-out by type."""
-    evals = table1.load_evaluations(evaluations)
+    """Table 1 (CSV, Markdown, LaTeX), its side-by-side with the paper, held-out by type;
+    ``robustness``: the models' robustness records, for the strong-attack columns."""
+    evals = table1.load_evaluations(evaluations, robustness=robustness)
     ours = table1.table1(evals, recipe_order=list(recipe_order))
     table1.write_table1(ours, outs["table1_csv"], outs["table1_md"], outs["table1_tex"])
     both = table1.side_by_side(ours, paper)

@@ -112,10 +112,15 @@ def _percent(record: dict, key: str) -> float:
     return float("nan") if entry is None else 100.0 * float(entry["error"])
 
 
-def load_evaluations(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
+def load_evaluations(
+    paths: Sequence[str | os.PathLike], robustness: Sequence[str | os.PathLike] = ()
+) -> pd.DataFrame:
     """One row per model: its recipe, parent net, training images and errors in percent.
 
-    Held-out errors by adversarial type go to columns ``type:<name>``.
+    Held-out errors by adversarial type go to columns ``type:<name>``. ``robustness``:
+    the models' robustness records (:mod:`hardpos.robustness.record`), which add robust
+    accuracy ``robust_<budget>`` (percent) and median minimal norms ``min_l2``,
+    ``min_linf`` (grey levels), matched by model file.
     """
     rows = []
     for path in paths:
@@ -138,7 +143,17 @@ def load_evaluations(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
         for name, entry in record.get("heldout_by_type", {}).items():
             row[f"type:{name}"] = 100.0 * float(entry["error"])
         rows.append(row)
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    if len(robustness):
+        from hardpos.robustness.record import load_records, table_columns
+
+        frame = frame.merge(table_columns(load_records(robustness)), on="model", how="left")
+    return frame
+
+
+def _robustness_keys(columns: Sequence[str]) -> list[str]:
+    """The robustness columns a frame has (see :func:`load_evaluations`)."""
+    return [c for c in columns if c.startswith("robust_") or c in ("min_l2", "min_linf")]
 
 
 def table1(
@@ -169,7 +184,7 @@ def table1(
             "networks": len(group),
             "added_images": int(round(group["train_images"].mean())),
         }
-        for key in ERROR_SETS:
+        for key in (*ERROR_SETS, *_robustness_keys(evals.columns)):
             values = group[key].dropna()
             row[f"{key}_mean"] = values.mean() if len(values) else np.nan
             row[f"{key}_std"] = values.std(ddof=1) if len(values) > 1 else np.nan
@@ -227,6 +242,30 @@ def _test_cells(diff: pd.Series, p: pd.Series, digits: int, alpha: float = ALPHA
     return cells
 
 
+def _robustness_cells(table: pd.DataFrame, prefix: str = "") -> dict[str, list[str]]:
+    """Robust accuracy per budget and median minimal norms, where the table has them."""
+    names = [
+        c.removeprefix(prefix).removesuffix("_mean")
+        for c in table.columns
+        if c.startswith(prefix) and c.endswith("_mean")
+    ]
+    keys = _robustness_keys(names)
+    cells = {}
+    for key in keys:
+        if key.startswith("robust_"):
+            means = table[f"{prefix}{key}_mean"]
+            stds = table.get(f"{prefix}{key}_std")
+            cells[f"Robust L-inf {key.removeprefix('robust_')}"] = _cells(means, stds, 1)
+    if "min_l2" in keys and "min_linf" in keys:
+        cells["Min. L2 / L-inf (grey)"] = [
+            "–" if np.isnan(a) else f"{a:.0f} / {b:.1f}"
+            for a, b in zip(
+                table[f"{prefix}min_l2_mean"], table[f"{prefix}min_linf_mean"], strict=True
+            )
+        ]
+    return cells
+
+
 def _display(table: pd.DataFrame) -> pd.DataFrame:
     """The human-readable Table 1: one formatted string per cell."""
     columns = {
@@ -246,6 +285,7 @@ def _display(table: pd.DataFrame) -> pd.DataFrame:
             )
     columns["Own parent's"] = _cells(table["heldout_own_mean"], None, 2)
     columns["Other nets'"] = _cells(table["heldout_other_mean"], None, 2)
+    columns.update(_robustness_cells(table))
     return pd.DataFrame(columns)
 
 
@@ -380,6 +420,11 @@ def _pair(paper_row: pd.Series | None, our_row: pd.Series | None) -> dict:
         "ours_heldout_vs_basic_p": get(our_row, "heldout_vs_basic_p"),
         "ours_heldout_own": get(our_row, "heldout_own_mean"),
         "ours_heldout_other": get(our_row, "heldout_other_mean"),
+        **{
+            f"ours_{key}": get(our_row, key)
+            for key in ([] if our_row is None else our_row.index)
+            if key.endswith("_mean") and _robustness_keys([key.removesuffix("_mean")])
+        },
     }
 
 
@@ -413,6 +458,7 @@ def write_side_by_side(both: pd.DataFrame, csv: str | os.PathLike, md: str | os.
                     strict=True,
                 )
             ],
+            **{f"{name} (ours)": cells for name, cells in _robustness_cells(both, "ours_").items()},
         }
     )
     write_text(md, _markdown(shown))

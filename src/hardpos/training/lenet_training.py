@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 from hardpos.errors import InputError
 from hardpos.mnist.lenet import LeNet, bias_parameters
+from hardpos.training.adversarial_objectives import Objective
 from hardpos.training.batches import BatchOrder, MixedBatchOrder
 from hardpos.training.checkpoints import TrainState, load_checkpoint, save_checkpoint
 from hardpos.training.solver import Solver, caffe_sgd_step, check_finite
@@ -80,6 +81,7 @@ def train(
     input_scale: float = 1.0 / 255.0,
     device: torch.device | str = "cpu",
     progress: Callable[[int, float, float], None] | None = None,
+    objective: Objective | None = None,
 ) -> TrainState:
     """Train Caffe's LeNet with Caffe's solver until the iteration counter reaches ``iterations``.
 
@@ -93,6 +95,9 @@ def train(
     makes up ``extra_fraction`` of every batch (see :class:`MixedBatchOrder`); without a
     fraction all examples are shuffled together.
     ``progress(iteration, loss, lr)`` is called at every checkpoint.
+    ``objective``: the loss of a batch, in place of the cross-entropy, such as the
+    adversarial objectives of :mod:`hardpos.training.adversarial_objectives` (made on the
+    fly from each batch; ``describe()`` goes into the checkpoint's identity).
     """
     solver = solver or Solver()
     device = torch.device(device)
@@ -111,6 +116,7 @@ def train(
         "n_examples": len(y_all),
         "n_extra": int(n_extra),
         "extra_fraction": extra_fraction,
+        "objective": objective.describe() if objective is not None else None,
     }
     state = _resume(checkpoint, identity, device) if checkpoint is not None else None
     if state is None and init is not None:
@@ -134,7 +140,10 @@ def train(
     while state.iteration < iterations:
         idx = order.indices(state.iteration).to(device)
         x = x_all[idx].float().contiguous(memory_format=torch.channels_last)
-        loss = F.cross_entropy(model.logits(x), y_all[idx])
+        if objective is None:
+            loss = F.cross_entropy(model.logits(x), y_all[idx])
+        else:
+            loss = objective(model, x, y_all[idx], seed=seed, iteration=state.iteration)
         for p in params:
             p.grad = None
         loss.backward()
