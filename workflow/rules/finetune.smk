@@ -8,12 +8,6 @@ FINETUNE_ORDER_GROUPS = [
 ]
 
 
-def finetune_stack_checkpoint(orders):
-    """finetune/{recipe}/net{net}-orders1-2-3.ckpt: the stacked state of one job."""
-    tag = "-".join(map(str, orders))
-    return lambda wc: checkpoint_file(f"finetune/{wc.recipe}/{NET_PREFIX}{wc.net}-orders{tag}")
-
-
 if DATASET != "mnist" or FINETUNE_NETS_PER_JOB == 1:
 
     rule finetune:
@@ -78,7 +72,10 @@ else:
                 seeds=group,
                 iterations=finetune_iterations(),
                 checkpoint_every=config["finetune"]["checkpoint_every"],
-                checkpoint=finetune_stack_checkpoint(group),
+                # one checkpoint per stack: finetune/{recipe}/net{net}-orders1-2-3.ckpt
+                checkpoint=lambda wc, tag="-".join(map(str, group)): checkpoint_file(
+                    f"finetune/{wc.recipe}/{NET_PREFIX}{wc.net}-orders{tag}"
+                ),
                 extra_fraction=config["finetune"]["extra_fraction"],
                 solver=finetune_solver(),
                 compile_step=config["finetune"].get("compile_step", False),
