@@ -26,6 +26,7 @@ from hardpos.training.checkpoints import save_checkpoint
 from hardpos.training.classifier_finetuning import finetune
 from hardpos.training.lenet_training import train
 from hardpos.training.solver import Solver
+from hardpos.training.stacked import train_stacked
 
 log = logging.getLogger(__name__)
 
@@ -86,16 +87,7 @@ def train_net(
         return
     dev = pick_device(device)
     log.info("device: %s", describe(dev))
-    parts = [load_dataset(path) for path in train_sets]
-    images = np.concatenate([p[0].reshape(len(p[0]), 28, 28) for p in parts])
-    labels = np.concatenate([p[1] for p in parts])
-    n_extra = len(images) - len(parts[0][0])
-    log.info(
-        "training on %d images (%d added to the original %d)",
-        len(images),
-        n_extra,
-        len(parts[0][0]),
-    )
+    images, labels, n_extra = _lenet_training_set(train_sets)
     state = train(
         images,
         labels,
@@ -111,10 +103,89 @@ def train_net(
         progress=lambda it, loss, lr: log.info("iteration %d loss %.4f lr %.6f", it, loss, lr),
         objective=_objective(objective),
     )
-    save_checkpoint(out_solver, state, {"seed": seed, "input_scale": state.model.input_scale})
     test_images, test_labels = load_dataset(test_set)
+    _save_lenet(
+        state, seed, n_extra, test_images, test_labels, out_model, out_solver, dev, meta,
+        objective=objective,
+    )  # fmt: skip
+
+
+def train_nets(
+    *,
+    train_sets: list[str | os.PathLike],
+    test_set: str | os.PathLike,
+    seeds: Sequence[int],
+    iterations: int,
+    solver: dict[str, Any],
+    checkpoint_every: int,
+    out_models: Sequence[str | os.PathLike],
+    out_solvers: Sequence[str | os.PathLike],
+    checkpoint: str | os.PathLike,
+    init: str | os.PathLike | None = None,
+    extra_fraction: float | None = None,
+    device: str = "auto",
+    meta: dict[str, Any] | None = None,
+    compile_step: bool = False,
+) -> None:
+    """:func:`train_net` for several seeds of one LeNet job at once, stacked in one step
+    (:func:`hardpos.training.stacked.train_stacked`): the orderings of one (recipe, base
+    net), all from ``init``, or base nets from scratch. Net ``k`` (``seeds[k]``) gets
+    ``out_models[k]`` with its sidecar and ``out_solvers[k]``, as :func:`train_net` writes
+    them; ``checkpoint`` holds the stacked state."""
+    if not len(seeds) == len(out_models) == len(out_solvers):
+        raise InputError(
+            f"{len(seeds)} seeds need as many model and solver outputs, got "
+            f"{len(out_models)} and {len(out_solvers)}"
+        )
+    dev = pick_device(device)
+    log.info("device: %s; %d nets stacked", describe(dev), len(seeds))
+    images, labels, n_extra = _lenet_training_set(train_sets)
+    states = train_stacked(
+        images,
+        labels,
+        seeds=seeds,
+        iterations=iterations,
+        solver=solver_from_config(solver),
+        init=init,
+        checkpoint=checkpoint,
+        checkpoint_every=checkpoint_every,
+        n_extra=n_extra,
+        extra_fraction=extra_fraction if n_extra else None,
+        device=dev,
+        compile_step=compile_step,
+        progress=lambda it, losses, lr: log.info(
+            "iteration %d losses %s lr %.6f", it, " ".join(f"{v:.4f}" for v in losses), lr
+        ),
+    )
+    test_images, test_labels = load_dataset(test_set)
+    for seed, state, model, solver_out in zip(seeds, states, out_models, out_solvers, strict=True):
+        _save_lenet(state, seed, n_extra, test_images, test_labels, model, solver_out, dev, meta)
+
+
+def _lenet_training_set(train_sets) -> tuple[np.ndarray, np.ndarray, int]:
+    """The concatenated MNIST-style sets as images ``[N, 28, 28]``, labels, and how many
+    were added to the first (the original data)."""
+    parts = [load_dataset(path) for path in train_sets]
+    images = np.concatenate([p[0].reshape(len(p[0]), 28, 28) for p in parts])
+    labels = np.concatenate([p[1] for p in parts])
+    n_extra = len(images) - len(parts[0][0])
+    log.info(
+        "training on %d images (%d added to the original %d)",
+        len(images),
+        n_extra,
+        len(parts[0][0]),
+    )
+    return images, labels, n_extra
+
+
+def _save_lenet(
+    state, seed, n_extra, test_images, test_labels, out_model, out_solver, dev, meta,
+    objective=None,
+):  # fmt: skip
+    """A trained LeNet's solver state, and its model file with the test error in the sidecar."""
+    save_checkpoint(out_solver, state, {"seed": seed, "input_scale": state.model.input_scale})
     metrics = error_rate(state.model, test_images, test_labels, device=dev)
-    log.info("MNIST test error %.4f", metrics["error"])
+    log.info("seed %d: MNIST test error %.4f", seed, metrics["error"])
     info = {"seed": seed, "iterations": state.iteration, "train_images": int(n_extra)}
     if objective is not None:
         info["objective"] = dict(objective)

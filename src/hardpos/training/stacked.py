@@ -1,0 +1,288 @@
+"""Several LeNets trained in one step: stacked weights, ``vmap`` over ``functional_call``.
+
+The nets of one job share the training set, the solver settings and the iteration
+counter; each has its own seed (initial weights when trained from scratch, and the order
+of the data), its own momentum buffers and its own loss. One step draws net ``k``'s batch
+from its own :class:`~hardpos.training.batches.BatchOrder` (or
+:class:`~hardpos.training.batches.MixedBatchOrder`), evaluates all nets at once with
+``torch.func.vmap(grad_and_value(loss))`` over the stacked weights, and applies
+:func:`~hardpos.training.solver.caffe_sgd_step` to the stacked tensors, which is
+element-wise and so the very update each net gets alone. Net ``k`` therefore follows the
+trajectory of :func:`hardpos.training.lenet_training.train` with ``seed=seeds[k]``, up to
+float rounding (the batched convolutions sum in another order).
+
+Why: one LeNet at batch 64 leaves a GPU launching kernels for tiny matrices; K nets per
+step launch the same number of kernels for K times the work.
+
+The images stay on ``device`` (uint8) and each batch is gathered there. ``compile=True``
+runs the gradient step through ``torch.compile`` (``mode="reduce-overhead"``, i.e. a
+captured CUDA graph, on CUDA); it is off by default until measured.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.func import functional_call, grad_and_value, vmap
+
+from hardpos.errors import InputError, ModelError
+from hardpos.files.atomic import atomic_path
+from hardpos.mnist.lenet import LeNet
+from hardpos.training.batches import BatchOrder, MixedBatchOrder
+from hardpos.training.checkpoints import TrainState, load_checkpoint
+from hardpos.training.lenet_training import _prepare_images
+from hardpos.training.solver import Solver, caffe_sgd_step, check_finite
+
+log = logging.getLogger(__name__)
+
+_FORMAT = "hardpos-stacked-lenets-1"
+
+
+@dataclass
+class StackedState:
+    """Weights and momentum of K nets, stacked along a new first dimension, keyed by the
+    LeNet parameter names, and the iteration all of them reached."""
+
+    params: dict[str, torch.Tensor]
+    momentum: dict[str, torch.Tensor]
+    iteration: int
+    input_scale: float
+
+    @property
+    def n_nets(self) -> int:
+        return len(next(iter(self.params.values())))
+
+    def net(self, k: int) -> TrainState:
+        """Net ``k`` alone, as :func:`~hardpos.training.lenet_training.train` returns it
+        (eval mode, CPU copies), for its own model file and solver checkpoint."""
+        model = LeNet(input_scale=self.input_scale)
+        model.load_state_dict({name: p[k].detach().cpu() for name, p in self.params.items()})
+        names = [name for name, _ in model.named_parameters()]
+        momentum = [self.momentum[name][k].detach().cpu().clone() for name in names]
+        return TrainState(model.eval(), momentum, self.iteration)
+
+
+def _stack(states: Sequence[TrainState], device: torch.device) -> StackedState:
+    names = [name for name, _ in states[0].model.named_parameters()]
+    iterations = {s.iteration for s in states}
+    if len(iterations) > 1:
+        raise InputError(
+            f"stacked nets must start at one iteration, got {sorted(iterations)}: "
+            "train nets whose initial checkpoints differ in their counter separately"
+        )
+    params = {
+        name: torch.stack([dict(s.model.named_parameters())[name].detach() for s in states])
+        for name in names
+    }
+    momentum = {
+        name: torch.stack([s.momentum[i].detach() for s in states]) for i, name in enumerate(names)
+    }
+    return StackedState(
+        {k: v.to(device).contiguous() for k, v in params.items()},
+        {k: v.to(device).contiguous() for k, v in momentum.items()},
+        iterations.pop(),
+        states[0].model.input_scale,
+    )
+
+
+def save_stacked_checkpoint(path: str | os.PathLike, state: StackedState, extra: dict) -> None:
+    """Write the stacked state atomically (a kill never leaves a half-written file)."""
+    blob = {
+        "format": _FORMAT,
+        "params": {k: v.detach().cpu() for k, v in state.params.items()},
+        "momentum": {k: v.detach().cpu() for k, v in state.momentum.items()},
+        "iteration": state.iteration,
+        "input_scale": state.input_scale,
+        **extra,
+    }
+    with atomic_path(path) as tmp:
+        torch.save(blob, tmp)
+
+
+def load_stacked_checkpoint(
+    path: str | os.PathLike, device: torch.device
+) -> tuple[StackedState, dict]:
+    """Read a checkpoint written by :func:`save_stacked_checkpoint`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"{path}: stacked checkpoint not found")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        if blob.get("format") != _FORMAT:
+            raise KeyError("format")
+        state = StackedState(
+            {k: v.to(device) for k, v in blob["params"].items()},
+            {k: v.to(device) for k, v in blob["momentum"].items()},
+            int(blob["iteration"]),
+            float(blob["input_scale"]),
+        )
+    except (KeyError, RuntimeError, TypeError, EOFError, OSError, AttributeError) as exc:
+        raise ModelError(f"{path}: not a hardpos stacked training checkpoint ({exc})") from None
+    return state, blob
+
+
+def _resume(path, identity: dict, device: torch.device) -> StackedState | None:
+    if path is None or not Path(path).is_file():
+        return None
+    state, blob = load_stacked_checkpoint(path, device)
+    mismatched = [key for key in identity if blob.get(key) != identity[key]]
+    if mismatched:
+        log.warning("ignoring %s: written with other %s", path, ", ".join(mismatched))
+        return None
+    log.info("resuming %d nets from %s at iteration %d", state.n_nets, path, state.iteration)
+    return state
+
+
+def _initial_states(seeds, init, input_scale, device) -> list[TrainState]:
+    """Each net's starting point: its own seed's fresh LeNet, or its ``init`` checkpoint."""
+    inits = list(init) if isinstance(init, (list, tuple)) else [init] * len(seeds)
+    if len(inits) != len(seeds):
+        raise InputError(f"{len(seeds)} seeds but {len(inits)} initial checkpoints")
+    states, cache = [], {}
+    for seed, path in zip(seeds, inits, strict=True):
+        if path is None:
+            model = LeNet(seed=int(seed), input_scale=input_scale)
+            states.append(TrainState(model, [torch.zeros_like(p) for p in model.parameters()], 0))
+            continue
+        key = str(path)
+        if key not in cache:
+            cache[key] = load_checkpoint(path, torch.device("cpu"))[0]
+            log.info("continuing from %s at iteration %d", path, cache[key].iteration)
+        states.append(cache[key])
+    return states
+
+
+def _orders(seeds, n, n_extra, extra_fraction, batch_size):
+    if extra_fraction is None:
+        return [BatchOrder(n, seed, batch_size) for seed in seeds]
+    n_original = n - n_extra
+    return [
+        MixedBatchOrder(n_original, n_extra, extra_fraction, seed, batch_size) for seed in seeds
+    ]
+
+
+def stacked_batch_indices(orders: Sequence, iteration: int, device: torch.device) -> torch.Tensor:
+    """``[K, B]`` example indices of ``iteration``, row ``k`` from net ``k``'s order, on
+    ``device`` (one small copy; the images themselves are gathered there)."""
+    return torch.stack([order.indices(iteration) for order in orders]).to(device)
+
+
+def _gradient_step(template: LeNet, compile_step: bool, device: torch.device):
+    """``(params, x [K, B, 1, 28, 28], y [K, B]) -> (grads, losses [K])`` for all nets."""
+
+    def loss(params, x, y):
+        return F.cross_entropy(functional_call(template, params, (x,)), y)
+
+    step = vmap(grad_and_value(loss))
+    if compile_step:
+        mode = "reduce-overhead" if device.type == "cuda" else "default"
+        step = torch.compile(step, mode=mode, dynamic=False, fullgraph=True)
+    return step
+
+
+def train_stacked(
+    images: np.ndarray | torch.Tensor,
+    labels: np.ndarray | torch.Tensor,
+    *,
+    seeds: Sequence[int],
+    iterations: int,
+    solver: Solver | None = None,
+    init: str | os.PathLike | Sequence[str | os.PathLike | None] | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: int = 1000,
+    n_extra: int = 0,
+    extra_fraction: float | None = None,
+    input_scale: float = 1.0 / 255.0,
+    device: torch.device | str = "cpu",
+    compile_step: bool = False,
+    progress: Callable[[int, list[float], float], None] | None = None,
+) -> list[TrainState]:
+    """Train ``len(seeds)`` LeNets together until the iteration counter reaches ``iterations``;
+    net ``k`` is the one :func:`hardpos.training.lenet_training.train` gives for
+    ``seed=seeds[k]`` and the same other arguments (to float rounding).
+
+    ``init``: one checkpoint all nets continue from (fine-tuning the orderings of one base
+    net), a list with one checkpoint (or None: from scratch) per net, or None. The starting
+    iteration counters must agree. ``checkpoint`` holds the stacked state, written every
+    ``checkpoint_every`` iterations and at the end and resumed from when it exists (one
+    written for other seeds, solver or data is ignored, and said so in the log).
+    ``compile_step``: run the gradient step through ``torch.compile`` (a CUDA graph on
+    CUDA). ``progress(iteration, losses, lr)`` is called at every checkpoint.
+    Returns each net's final state (eval mode, on the CPU), in the order of ``seeds``.
+    """
+    solver = solver or Solver()
+    device = torch.device(device)
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise InputError("train_stacked needs at least one seed")
+    if len(set(seeds)) != len(seeds):
+        raise InputError(f"stacked nets need distinct seeds, got {seeds}")
+    x_all = _prepare_images(images).to(device)
+    y_all = torch.as_tensor(np.asarray(labels), dtype=torch.int64).to(device)
+    if len(y_all) != len(x_all):
+        raise InputError(f"{len(x_all)} training images but {len(y_all)} labels")
+    if len(y_all) and (int(y_all.min()) < 0 or int(y_all.max()) > 9):
+        raise InputError("training labels must lie in 0..9")
+    if isinstance(init, (list, tuple)):
+        inits = [str(p) if p else None for p in init]
+    else:
+        inits = str(init) if init else None
+    identity = {
+        "seeds": seeds,
+        "solver": asdict(solver),
+        "input_scale": input_scale,
+        "init": inits,
+        "n_examples": len(y_all),
+        "n_extra": int(n_extra),
+        "extra_fraction": extra_fraction,
+    }
+    state = _resume(checkpoint, identity, device)
+    if state is None:
+        state = _stack(_initial_states(seeds, init, input_scale, device), device)
+    if state.n_nets != len(seeds):
+        raise ModelError(f"{checkpoint}: holds {state.n_nets} nets, not {len(seeds)}")
+
+    template = LeNet(input_scale=state.input_scale).to(device)
+    names = list(state.params)
+    params = [state.params[name] for name in names]
+    momentum = [state.momentum[name] for name in names]
+    lr_mults = [solver.bias_lr_mult if name.endswith("bias") else 1.0 for name in names]
+    orders = _orders(seeds, len(x_all), int(n_extra), extra_fraction, solver.batch_size)
+    step = _gradient_step(template, compile_step, device)
+    started, first = time.perf_counter(), state.iteration
+
+    while state.iteration < iterations:
+        idx = stacked_batch_indices(orders, state.iteration, device)
+        grads, losses = step(state.params, x_all[idx].float(), y_all[idx])
+        for p, name in zip(params, names, strict=True):
+            p.grad = grads[name]
+        lr = solver.learning_rate(state.iteration)
+        caffe_sgd_step(params, momentum, lr_mults, solver, lr)
+        state.iteration += 1
+        if state.iteration % checkpoint_every == 0 or state.iteration == iterations:
+            values = [
+                check_finite(state.iteration, losses[k], [p[k] for p in params], lr)
+                for k in range(len(seeds))
+            ]
+            if checkpoint is not None:
+                save_stacked_checkpoint(checkpoint, state, identity)
+            if progress is not None:
+                progress(state.iteration, values, lr)
+    for p in params:
+        p.grad = None
+    done = state.iteration - first
+    if done:
+        elapsed = time.perf_counter() - started
+        log.info(
+            "%d iterations of %d stacked nets in %.1f s (%.1f net-iterations/s)",
+            done, len(seeds), elapsed, done * len(seeds) / max(elapsed, 1e-9),
+        )  # fmt: skip
+    return [state.net(k) for k in range(len(seeds))]
