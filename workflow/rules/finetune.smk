@@ -1,34 +1,36 @@
+# Fine-tuning: each base net, on each recipe's images added to its training data, once per
+# data order. The stage differs by dataset (a LeNet continuing its solver, or an ImageNet
+# classifier), so the layout names the script. Outputs protected() as in train.smk.
+
+
 rule finetune:
     input:
-        train=dataset_path("train"),
-        added=trainset_path("{recipe}", "{net}"),
-        test=dataset_path("test"),
-        init=finetune_init("{net}"),
+        unpack(finetune_inputs),
     output:
-        model=model_file(f"finetune/{{recipe}}/{NET_PREFIX}{{net}}-order{{order}}"),
-        solver=solver_file(f"finetune/{{recipe}}/{NET_PREFIX}{{net}}-order{{order}}"),
+        model=protected(PATHS.model(FINETUNE_ID)),
+        solver=protected(PATHS.solver(FINETUNE_ID)),
     log:
-        log_path("finetune", f"{{recipe}}-{NET_PREFIX}{{net}}-order{{order}}"),
-    params:
-        seed=lambda wc: int(wc.order),
-        iterations=finetune_iterations(),
-        checkpoint_every=config["finetune"]["checkpoint_every"],
-        checkpoint=lambda wc: checkpoint_file(
-            f"finetune/{wc.recipe}/{NET_PREFIX}{wc.net}-order{wc.order}"
-        ),
-        extra_fraction=config["finetune"]["extra_fraction"],
-        solver=finetune_solver(),
-        workers=config["finetune"].get("workers", 0),
-        device=config["device"],
+        PATHS.log("finetune", "{recipe}-{net}-order{order}"),
+    benchmark:
+        PATHS.benchmark("finetune", "{recipe}-{net}-order{order}")
     wildcard_constraints:
-        recipe=one_of(FINETUNE_RECIPES),
-        net=NET_PATTERN,
+        recipe=one_of(LAYOUT.finetune_recipes),
+        net=one_of(LAYOUT.finetune_nets),
         order=r"\d+",
+    conda:
+        "../../envs/hardpos.yaml"
     threads: config["threads"]
     resources:
         gpu=1,
         mem_mb=grows_on_retry(8000),
-    conda:
-        "../../envs/hardpos.yaml"
+    params:
+        seed=training_seed,
+        iterations=LAYOUT.finetune_iterations(),
+        checkpoint_every=config["finetune"]["checkpoint_every"],
+        checkpoint=training_checkpoint,
+        extra_fraction=config["finetune"]["extra_fraction"],
+        solver=LAYOUT.finetune_solver(),
+        workers=config["finetune"].get("workers", 0),
+        device=config["device"],
     script:
-        "../scripts/train.py"
+        dataset_script("finetune")

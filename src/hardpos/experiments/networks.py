@@ -16,7 +16,7 @@ from hardpos.device import describe, pick_device
 from hardpos.errors import DataError
 from hardpos.experiments.models import load_model
 from hardpos.files.atomic import atomic_path
-from hardpos.files.datasets import is_image_index, load_dataset
+from hardpos.files.datasets import load_dataset
 from hardpos.files.images import ImageStack
 from hardpos.imagenet.classifiers import save_classifier
 from hardpos.imagenet.folders import CropDataset, read_index
@@ -50,30 +50,17 @@ def train_net(
     extra_fraction: float | None = None,
     device: str = "auto",
     meta: dict[str, Any] | None = None,
-    workers: int = 0,
 ) -> None:
     """Train (or fine-tune from ``init``) a LeNet on the concatenated ``train_sets``.
 
-    When the first training set is an image index (ImageNet crops decoded on the fly, see
-    :mod:`hardpos.imagenet.folders`), ``init`` is the base network to fine-tune and the work
-    goes to :func:`hardpos.experiments.networks.finetune_classifier` (``workers``: data loader
-    processes; ``test_set`` is evaluated by the evaluate stage instead).
+    MNIST only: an ImageNet network is fine-tuned by :func:`finetune_classifier` (the
+    workflow's finetune rule picks the stage by dataset).
 
     The first set is the original data; with ``extra_fraction`` the others form a pool
     that makes up that share of every batch. ``checkpoint`` (not a workflow output, so
     Snakemake never deletes it) is resumed after a kill; the final solver state goes to
     ``out_solver`` for fine-tuning to continue from.
     """
-    if is_image_index(train_sets[0]):
-        from hardpos.experiments.networks import finetune_classifier
-
-        finetune_classifier(
-            train_index=train_sets[0], added=train_sets[1:], init=init, seed=seed,
-            iterations=iterations, solver=solver, checkpoint_every=checkpoint_every,
-            checkpoint=checkpoint, extra_fraction=extra_fraction, out_model=out_model,
-            out_solver=out_solver, workers=workers, device=device, meta=meta,
-        )  # fmt: skip
-        return
     dev = pick_device(device)
     log.info("device: %s", describe(dev))
     parts = [load_dataset(path) for path in train_sets]

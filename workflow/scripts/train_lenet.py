@@ -19,5 +19,4 @@ with job(snakemake):
         out_solver=snakemake.output.solver,
         device=snakemake.params.device,
         meta={"rule": snakemake.rule},
-        workers=getattr(snakemake.params, "workers", 0),
     )
