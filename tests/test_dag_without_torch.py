@@ -10,14 +10,13 @@ from __future__ import annotations
 import os
 import re
 import resource
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from workflow_outputs import copy_workflow
 
-REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 # the compute and drawing libraries: only the jobs' scripts load them
 HEAVY = ("torch", "torchvision", "cv2", "skimage", "matplotlib")
@@ -25,13 +24,7 @@ HEAVY = ("torch", "torchvision", "cv2", "skimage", "matplotlib")
 
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
-    for item in ("Snakefile", "workflow", "config"):
-        src = REPO / item
-        if src.is_dir():
-            shutil.copytree(src, tmp_path / item)
-        else:
-            shutil.copy(src, tmp_path / item)
-    (tmp_path / "src").symlink_to(REPO / "src")
+    copy_workflow(tmp_path, ("Snakefile", "workflow", "config"))
     stubs = tmp_path / "stubs"
     stubs.mkdir()
     for name in HEAVY:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from workflow_outputs import finished_outputs
+from workflow_outputs import copy_workflow, finished_outputs
 
 REPO = Path(__file__).resolve().parents[1]
 VENV = Path(sys.executable).parent.parent
@@ -30,13 +29,7 @@ COMPUTING_RULES = (
 @pytest.fixture
 def workdir(tmp_path: Path, real_mnist: Path) -> Path:
     """A copy of the workflow whose default MNIST folder is the real one."""
-    for item in ("Snakefile", "Makefile", "workflow", "config", "envs", "profiles"):
-        src = REPO / item
-        if src.is_dir():
-            shutil.copytree(src, tmp_path / item)
-        elif src.exists():
-            shutil.copy(src, tmp_path / item)
-    (tmp_path / "src").symlink_to(REPO / "src")
+    copy_workflow(tmp_path, ("Snakefile", "Makefile", "workflow", "config", "envs", "profiles"))
     path = tmp_path / "config" / "config.yaml"
     path.write_text(re.sub(r"(?m)^mnist_dir:.*$", f"mnist_dir: {real_mnist}", path.read_text()))
     return tmp_path
