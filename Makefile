@@ -30,9 +30,14 @@ plan: $(STAMP)
 
 # The workflow, then its HTML report (report.html: every table and figure with captions).
 # The plan comes first; it never stops the run (no prompt: scripts can call make run).
+# A directory still locked by a killed run stops Snakemake with its own message; the hint
+# after it names the way out (Snakemake's locks are never deleted behind the user's back).
 run: $(STAMP)
 	@$(PLAN) --suggest $(ARGS) || echo "make run: no plan (see above); running anyway"
-	$(BIN)/snakemake --cores $(CORES) --resources gpu=2 --rerun-incomplete $(ARGS)
+	@$(BIN)/snakemake --cores $(CORES) --resources gpu=2 --rerun-incomplete $(ARGS) || { status=$$?; \
+	  if ls .snakemake/locks/*.lock >/dev/null 2>&1; then echo "hint: if no other Snakemake \
+	runs in this directory (from any machine), the lock is a killed run's: make unlock" >&2; \
+	  fi; exit $$status; }
 	@case " $(ARGS) " in *" -n "*|*" --dry-run "*|*" --dryrun "*) ;; \
 	  *) $(BIN)/snakemake --cores 1 $(ARGS) --report report.html ;; esac
 
@@ -41,17 +46,23 @@ run: $(STAMP)
 unlock: $(STAMP)
 	$(BIN)/snakemake --unlock $(ARGS)
 
-test: $(STAMP)
+test: lint
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# snakefmt reads its line length (100, as ruff's) from pyproject.toml
+SNAKEFILES := Snakefile workflow/rules
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/snakefmt --check $(SNAKEFILES)
 	$(BIN)/snakemake --lint --configfile config/smoke.yaml
+	$(BIN)/snakemake --lint --configfile config/imagenet-smoke.yaml
 
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+	$(BIN)/snakefmt $(SNAKEFILES)
 
 # A real one-node SLURM cluster on this machine (needs root and apt-get): install and start
 # it (tests/slurm/cluster.sh), run the tests marked slurm against it, then stop every daemon

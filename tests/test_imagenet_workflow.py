@@ -5,7 +5,6 @@ producing the section 5.3 table and Figure 3, then resumed without redoing anyth
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,20 +13,14 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+from workflow_outputs import copy_workflow
 
-REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 
 
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
-    for item in ("Snakefile", "workflow", "config", "envs"):
-        src = REPO / item
-        if src.is_dir():
-            shutil.copytree(src, tmp_path / item)
-        else:
-            shutil.copy(src, tmp_path / item)
-    (tmp_path / "src").symlink_to(REPO / "src")
+    copy_workflow(tmp_path, ("Snakefile", "workflow", "config", "envs"))
     # an (empty) ImageFolder tree where config/imagenet.yaml looks for one
     path = tmp_path / "config" / "imagenet.yaml"
     (tmp_path / "imagenet").mkdir()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -14,23 +13,23 @@ from pathlib import Path
 
 import pytest
 import yaml
-from workflow_outputs import finished_outputs
+from workflow_outputs import copy_workflow, finished_outputs
 
 REPO = Path(__file__).resolve().parents[1]
 VENV = Path(sys.executable).parent.parent
 SNAKEMAKE = VENV / "bin" / "snakemake"
+SNAKEFILES = [REPO / "Snakefile", *sorted((REPO / "workflow" / "rules").glob("*.smk"))]
+# the smoke run's rules that compute (each has a benchmark:); the others only tabulate or draw
+COMPUTING_RULES = (
+    "prepare_mnist", "augment", "train_base", "train_infimnist", "generate", "score_pass",
+    "trainset", "trainset_buckets", "heldout", "finetune", "evaluate",
+)  # fmt: skip
 
 
 @pytest.fixture
 def workdir(tmp_path: Path, real_mnist: Path) -> Path:
     """A copy of the workflow whose default MNIST folder is the real one."""
-    for item in ("Snakefile", "Makefile", "workflow", "config", "envs", "profiles"):
-        src = REPO / item
-        if src.is_dir():
-            shutil.copytree(src, tmp_path / item)
-        elif src.exists():
-            shutil.copy(src, tmp_path / item)
-    (tmp_path / "src").symlink_to(REPO / "src")
+    copy_workflow(tmp_path, ("Snakefile", "Makefile", "workflow", "config", "envs", "profiles"))
     path = tmp_path / "config" / "config.yaml"
     path.write_text(re.sub(r"(?m)^mnist_dir:.*$", f"mnist_dir: {real_mnist}", path.read_text()))
     return tmp_path
@@ -50,6 +49,14 @@ def make_run(workdir: Path, args: str) -> subprocess.Popen:
     return subprocess.Popen(
         command, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True,
+    )  # fmt: skip
+
+
+def make_target(workdir: Path, target: str, args: str) -> subprocess.CompletedProcess:
+    stamp = VENV / ".hardpos-installed"
+    return subprocess.run(
+        ["make", "-o", str(stamp), target, f"VENV={VENV}", f"ARGS={args}"],
+        cwd=workdir, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
 
 
@@ -96,6 +103,45 @@ def test_lint_is_clean(workdir):
     assert "Lints for" not in run.stdout + run.stderr
 
 
+def test_snakefmt_is_clean():
+    """snakefmt with the project's line length (pyproject.toml [tool.snakefmt])."""
+    run = subprocess.run(
+        [str(VENV / "bin" / "snakefmt"), "--check", "Snakefile", "workflow/rules"],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def rule_blocks() -> dict[str, str]:
+    """Each rule's text (``rule NAME:`` or ``use rule ... as NAME with:``) in the Snakefiles."""
+    head = re.compile(r"(?m)^[ \t]*(?:rule (\w+):|use rule \w+ as (\w+) with:)")
+    blocks = {}
+    for path in SNAKEFILES:
+        text = path.read_text()
+        starts = list(head.finditer(text))
+        if not starts:
+            continue
+        for here, after in zip(starts, [*starts[1:], None], strict=True):
+            blocks[here[1] or here[2]] = text[here.end() : after.start() if after else None]
+    return blocks
+
+
+def test_every_rule_either_leaves_a_benchmark_or_is_a_local_rule():
+    """Rules that compute are benchmarked (per-job time and memory, for the SLURM runtimes
+    and the plan); rules that only tabulate or draw run beside Snakemake, never as jobs."""
+    local = set()
+    for path in SNAKEFILES:
+        for names in re.findall(r"(?m)^[ \t]*localrules:\s*\n((?:[ \t]+\w+,?[ \t]*\n)+)",
+                                path.read_text()):  # fmt: skip
+            local.update(re.findall(r"\w+", names))
+    blocks = rule_blocks()
+    benchmarked = {name for name, text in blocks.items() if "benchmark:" in text}
+    assert {"train_base", "train_infimnist", "finetune", "generate", "evaluate"} <= benchmarked
+    assert {"table1", "figure2", "figure6", "table_imagenet", "figure3"} <= local
+    assert benchmarked.isdisjoint(local)
+    assert set(blocks) - {"all"} == benchmarked | local
+
+
 @pytest.mark.slow
 def test_smoke_run_killed_during_fine_tuning_resumes_and_makes_every_table_and_figure(workdir):
     results = workdir / "results"
@@ -112,6 +158,16 @@ def test_smoke_run_killed_during_fine_tuning_resumes_and_makes_every_table_and_f
     finished = finished_outputs(results)
     killed = sorted(p.name for p in checkpoints.rglob("*.ckpt"))
     assert killed
+
+    # the killed run's lock stays: Snakemake refuses the directory, and make names the way out
+    locked = make_run(workdir, "--configfile config/smoke.yaml")
+    output, _ = locked.communicate(timeout=300)
+    assert locked.returncode != 0
+    assert "Directory cannot be locked" in output and "make unlock" in output, output[-3000:]
+    assert not finished_outputs(results).keys() - finished.keys(), "the locked run made files"
+    unlock = make_target(workdir, "unlock", "--configfile config/smoke.yaml")
+    assert unlock.returncode == 0, unlock.stdout[-2000:]
+    assert not list((workdir / ".snakemake" / "locks").glob("*.lock"))
 
     second = make_run(workdir, "--configfile config/smoke.yaml")
     output, _ = second.communicate(timeout=900)
@@ -132,6 +188,14 @@ def test_smoke_run_killed_during_fine_tuning_resumes_and_makes_every_table_and_f
     for fig in ("fig2", "fig4", "fig5", "fig6"):
         assert (results / "figures" / f"{fig}.png").read_bytes()[:4] == b"\x89PNG"
         assert (results / "figures" / f"{fig}.pdf").read_bytes()[:4] == b"%PDF"
+    # every rule that computes left its time and memory; the drawing and tabulating rules
+    # (localrules) have no benchmark
+    benchmarks = results / "benchmarks"
+    assert sorted(p.name for p in benchmarks.iterdir()) == sorted(COMPUTING_RULES)
+    for tsv in benchmarks.rglob("*.tsv"):
+        header, row = tsv.read_text().splitlines()[:2]
+        assert header.split("\t")[:2] == ["s", "h:m:s"] and float(row.split("\t")[0]) >= 0
+    assert (benchmarks / "finetune" / "HC-D-9-net1-order2.tsv").is_file()
     report = (workdir / "report.html").read_text(errors="replace")
     assert "fig4.png" in report and "table1.csv" in report
     again = snakemake(workdir, "--configfile", "config/smoke.yaml", "-n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 
@@ -13,3 +14,17 @@ def finished_outputs(results: Path) -> dict[Path, int]:
         for p in results.rglob("*")
         if p.is_file() and not skip & set(p.relative_to(results).parts) and ".tmp" not in p.name
     }
+
+
+def copy_workflow(dest: Path, items: tuple[str, ...]) -> Path:
+    """A copy of the workflow's ``items`` (files or folders) in ``dest``, with ``src`` linked
+    to this checkout's library, for a test to run the real snakemake on."""
+    repo = Path(__file__).resolve().parents[1]
+    for item in items:
+        src = repo / item
+        if src.is_dir():
+            shutil.copytree(src, dest / item)
+        else:
+            shutil.copy(src, dest / item)
+    (dest / "src").symlink_to(repo / "src")
+    return dest

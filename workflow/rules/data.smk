@@ -1,34 +1,41 @@
+# MNIST's data: the two splits as dataset files, and the InfiMNIST-style deformed set.
+
+
 rule prepare_mnist:
     output:
-        dataset=mnist_path("{split}"),
+        dataset=PATHS.mnist("{split}"),
     log:
-        log_path("prepare_mnist", "{split}"),
+        PATHS.log("prepare_mnist", "{split}"),
+    benchmark:
+        PATHS.benchmark("prepare_mnist", "{split}")
+    wildcard_constraints:
+        split="train|test",
+    conda:
+        "../../envs/hardpos.yaml"
+    resources:
+        mem_mb=2000,
     params:
         mnist_dir=config["mnist_dir"],
         download=config["download"],
-    wildcard_constraints:
-        split="train|test",
-    resources:
-        mem_mb=2000,
-    conda:
-        "../../envs/hardpos.yaml"
     script:
         "../scripts/prepare_mnist.py"
 
 
 rule augment:
     input:
-        train=mnist_path("train"),
+        train=PATHS.mnist("train"),
     output:
-        dataset=infimnist_set(),
+        dataset=PATHS.infimnist_set(),
     log:
-        log_path("augment", "infimnist-style"),
-    params:
-        images=INFIMNIST["count"],
-        seed=INFIMNIST["seed"],
-    resources:
-        mem_mb=grows_on_retry(4000),
+        PATHS.log("augment", "infimnist-style"),
+    benchmark:
+        PATHS.benchmark("augment", "infimnist-style")
     conda:
         "../../envs/hardpos.yaml"
+    resources:
+        mem_mb=grows_on_retry(4000),
+    params:
+        images=config["infimnist"]["count"],
+        seed=config["infimnist"]["seed"],
     script:
         "../scripts/augment.py"

@@ -1,21 +1,27 @@
+# Every model's errors on the test data (MNIST: and on the held-out adversarial set). The
+# stage differs by dataset, so the layout names the script.
+
+
 rule evaluate:
     input:
         unpack(evaluate_inputs),
     output:
-        metrics=evaluation("{model}"),
+        metrics=PATHS.evaluation("{model}"),
     log:
-        log_path("evaluate", "{model}"),
-    params:
-        meta=lambda wc: model_meta(wc.model),
-        device=config["device"],
-        workers=config["finetune"].get("workers", 0),
+        PATHS.log("evaluate", "{model}"),
+    benchmark:
+        PATHS.benchmark("evaluate", "{model}")
     wildcard_constraints:
-        model=r"(base|finetune|infimnist)/.+",
+        model=LAYOUT.model_pattern,
+    conda:
+        "../../envs/hardpos.yaml"
     threads: config["threads"]
     resources:
         gpu=1,
         mem_mb=4000,
-    conda:
-        "../../envs/hardpos.yaml"
+    params:
+        meta=lambda wc: LAYOUT.model(wc.model).meta,
+        device=config["device"],
+        workers=config["finetune"].get("workers", 0),
     script:
-        "../scripts/evaluate.py"
+        dataset_script("evaluate")

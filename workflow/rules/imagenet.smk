@@ -1,5 +1,13 @@
-# The ImageNet branch (section 5.3, Figure 3); with `dataset: imagenet` the shared rules
-# generate, score_pass, trainset, finetune and evaluate run on what these rules prepare.
+# The ImageNet experiment (section 5.3, Figure 3): the ImageFolder tree indexed, the base
+# networks imported and the training crops they classify correctly selected; the shared
+# rules generate, score_pass, trainset, finetune and evaluate run on what these prepare.
+
+IMAGENET = config["imagenet"]
+
+
+localrules:
+    table_imagenet,
+    figure3,
 
 
 # a tiny tree for smoke runs and tests, made only when the config asks for one
@@ -9,13 +17,15 @@ if IMAGENET["synthetic"]:
         output:
             tree=directory(config["imagenet_dir"]),
         log:
-            log_path("synthetic_imagenet", "tree"),
-        params:
-            spec=IMAGENET["synthetic"],
-        resources:
-            mem_mb=1000,
+            PATHS.log("synthetic_imagenet", "tree"),
+        benchmark:
+            PATHS.benchmark("synthetic_imagenet", "tree")
         conda:
             "../../envs/hardpos.yaml"
+        resources:
+            mem_mb=1000,
+        params:
+            spec=IMAGENET["synthetic"],
         script:
             "../scripts/synthetic_imagenet.py"
 
@@ -24,40 +34,44 @@ rule index_imagenet:
     input:
         tree=config["imagenet_dir"],
     output:
-        index=imagenet_index("{split}"),
+        index=PATHS.imagenet_index("{split}"),
     log:
-        log_path("index_imagenet", "{split}"),
+        PATHS.log("index_imagenet", "{split}"),
+    benchmark:
+        PATHS.benchmark("index_imagenet", "{split}")
+    wildcard_constraints:
+        split="train|val",
+    conda:
+        "../../envs/hardpos.yaml"
+    resources:
+        mem_mb=2000,
     params:
         resize=IMAGENET["resize"],
         crop=IMAGENET["crop"],
-    wildcard_constraints:
-        split="train|val",
-    resources:
-        mem_mb=2000,
-    conda:
-        "../../envs/hardpos.yaml"
     script:
         "../scripts/index_imagenet.py"
 
 
 rule random_weights:
     input:
-        index=imagenet_index("train"),
+        index=PATHS.imagenet_index("train"),
     output:
-        weights=random_weights_file("{net}"),
+        weights=PATHS.random_weights("{net}"),
     log:
-        log_path("random_weights", "{net}"),
-    params:
-        seed=IMAGENET["random_seed"],
-        device=config["device"],
+        PATHS.log("random_weights", "{net}"),
+    benchmark:
+        PATHS.benchmark("random_weights", "{net}")
     wildcard_constraints:
-        net=NET_PATTERN,
+        net=LAYOUT.net_pattern,
+    conda:
+        "../../envs/hardpos.yaml"
     threads: config["threads"]
     resources:
         gpu=1,
         mem_mb=4000,
-    conda:
-        "../../envs/hardpos.yaml"
+    params:
+        seed=IMAGENET["random_seed"],
+        device=config["device"],
     script:
         "../scripts/random_weights.py"
 
@@ -65,58 +79,62 @@ rule random_weights:
 rule import_model:
     input:
         unpack(weights_input),
-        index=imagenet_index("train"),
+        index=PATHS.imagenet_index("train"),
     output:
-        model=base_model("{net}"),
+        model=PATHS.model(BASE_ID),
     log:
-        log_path("import_model", "{net}"),
-    params:
-        weights=lambda wc: weights_argument(wc.net),
+        PATHS.log("import_model", "{net}"),
+    benchmark:
+        PATHS.benchmark("import_model", "{net}")
     wildcard_constraints:
-        net=NET_PATTERN,
-    resources:
-        mem_mb=4000,
+        net=LAYOUT.net_pattern,
     conda:
         "../../envs/hardpos.yaml"
+    resources:
+        mem_mb=4000,
+    params:
+        weights=lambda wc: LAYOUT.weights(wc.net),
     script:
         "../scripts/import_model.py"
 
 
 rule select_images:
     input:
-        model=base_model("{net}"),
-        index=imagenet_index("train"),
+        model=PATHS.model(BASE_ID),
+        index=PATHS.imagenet_index("train"),
     output:
-        dataset=selected_path("{net}"),
+        dataset=PATHS.selected("{net}"),
     log:
-        log_path("select_images", "{net}"),
+        PATHS.log("select_images", "{net}"),
+    benchmark:
+        PATHS.benchmark("select_images", "{net}")
+    wildcard_constraints:
+        net=LAYOUT.net_pattern,
+    conda:
+        "../../envs/hardpos.yaml"
+    threads: config["threads"]
+    resources:
+        gpu=1,
+        mem_mb=8000,
     params:
         per_class=IMAGENET["per_class"],
         batch_size=IMAGENET["eval_batch_size"],
         workers=config["finetune"].get("workers", 0),
         device=config["device"],
-    wildcard_constraints:
-        net=NET_PATTERN,
-    threads: config["threads"]
-    resources:
-        gpu=1,
-        mem_mb=8000,
-    conda:
-        "../../envs/hardpos.yaml"
     script:
         "../scripts/select_images.py"
 
 
 rule table_imagenet:
     input:
-        evaluations=[evaluation(model_id) for model_id in model_ids()],
+        evaluations=[PATHS.evaluation(model_id) for model_id in LAYOUT.models],
     output:
         csv=report(
-            table_path("imagenet", "csv"), caption="../report/imagenet.rst", category="ImageNet"
+            PATHS.table("imagenet", "csv"), caption="../report/imagenet.rst", category="ImageNet"
         ),
-        md=table_path("imagenet", "md"),
+        md=PATHS.table("imagenet", "md"),
     log:
-        log_path("table_imagenet", "imagenet"),
+        PATHS.log("table_imagenet", "imagenet"),
     conda:
         "../../envs/hardpos.yaml"
     script:
@@ -125,18 +143,24 @@ rule table_imagenet:
 
 rule figure3:
     input:
-        generated=[path for net in NETS for pair in generated("train", net) for path in pair],
-        datasets=[selected_path(net) for net in NETS],
+        generated=[
+            path for net in LAYOUT.nets for pair in LAYOUT.generated("train", net) for path in pair
+        ],
+        datasets=[PATHS.selected(net) for net in LAYOUT.nets],
     output:
-        png=report(figure_path("fig3", "png"), caption="../report/fig3.rst", category="ImageNet"),
-        pdf=figure_path("fig3", "pdf"),
+        png=report(PATHS.figure("fig3", "png"), caption="../report/fig3.rst", category="ImageNet"),
+        pdf=PATHS.figure("fig3", "pdf"),
     log:
-        log_path("figures", "fig3"),
-    params:
-        generated={net: generated("train", net) for net in NETS},
-        datasets={net: selected_path(net) for net in NETS},
-        types=IMAGENET["gallery_types"],
+        PATHS.log("figures", "fig3"),
     conda:
         "../../envs/hardpos.yaml"
+    params:
+        generated={net: LAYOUT.generated("train", net) for net in LAYOUT.nets},
+        datasets={net: PATHS.selected(net) for net in LAYOUT.nets},
+        types=IMAGENET["gallery_types"],
     script:
         "../scripts/figure3.py"
+
+
+# what `rule all` asks for (targets.smk)
+REPORTS = [rules.table_imagenet, rules.figure3]

@@ -1,24 +1,29 @@
+# The PASS score of every generated image against its original.
+
+
 rule score_pass:
     input:
-        images=adv_images("{split}", "{net}", "{family}"),
-        table=adv_table("{split}", "{net}", "{family}"),
-        dataset=attack_set("{split}", "{net}"),
+        images=PATHS.adv_images("{split}", "{net}", "{family}"),
+        table=PATHS.adv_table("{split}", "{net}", "{family}"),
+        dataset=LAYOUT.attack_set("{split}", "{net}"),
     output:
-        table=adv_scored("{split}", "{net}", "{family}"),
+        table=PATHS.adv_scored("{split}", "{net}", "{family}"),
     log:
-        log_path("score_pass", f"{{split}}-{NET_PREFIX}{{net}}-{{family}}"),
+        PATHS.log("score_pass", "{split}-{net}-{family}"),
+    benchmark:
+        PATHS.benchmark("score_pass", "{split}-{net}-{family}")
     wildcard_constraints:
-        split=SPLIT_PATTERN,
-        net=NET_PATTERN,
-    params:
-        backend=config["pass"]["backend"],
-        batch_size=config["pass"]["batch_size"],
-        device=config["device"],
+        split=one_of(LAYOUT.attack_splits),
+        net=LAYOUT.net_pattern,
+    conda:
+        "../../envs/hardpos.yaml"
     threads: config["threads"]
     resources:
         gpu=1,
         mem_mb=grows_on_retry(8000),
-    conda:
-        "../../envs/hardpos.yaml"
+    params:
+        backend=config["pass"]["backend"],
+        batch_size=config["pass"]["batch_size"],
+        device=config["device"],
     script:
         "../scripts/score_pass.py"

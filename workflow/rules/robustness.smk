@@ -1,16 +1,11 @@
 # Beyond the paper: robustness of every MNIST model under strong attacks (adv-lib):
 # robust accuracy at each L-inf budget and the median minimal norms, one JSON per model,
-# read by Table 1 and drawn in the robust-accuracy figure. Hooks elsewhere: common.smk's
-# robustness_record(model_id) (the path), rule all asks for ROBUSTNESS_TARGETS, rule
-# table1 takes ROBUSTNESS_RECORDS as input `robustness`; the Snakefile includes this file
-# before report.smk.
+# read by Table 1 (rule table1's input `robustness`) and drawn in the robust-accuracy
+# figure, which joins REPORTS (what `rule all` asks for). Included before report.smk.
 
 ROBUSTNESS = config.get("robustness") or {"enabled": False}
-ROBUSTNESS_ON = bool(ROBUSTNESS.get("enabled")) and DATASET == "mnist"
-ROBUSTNESS_RECORDS = [robustness_record(m) for m in model_ids()] if ROBUSTNESS_ON else []
-ROBUSTNESS_TARGETS = (
-    [figure_path("robust_accuracy", ext) for ext in ("png", "pdf")] if ROBUSTNESS_ON else []
-)
+ROBUSTNESS_ON = bool(ROBUSTNESS.get("enabled"))
+ROBUSTNESS_RECORDS = [PATHS.robustness(m) for m in LAYOUT.models] if ROBUSTNESS_ON else []
 # the fixed-budget attack's settings (hardpos.robustness.BudgetAttack)
 ROBUSTNESS_ATTACK = {
     key: ROBUSTNESS[key]
@@ -21,12 +16,22 @@ ROBUSTNESS_ATTACK = {
 
 rule robustness:
     input:
-        model=model_file("{model}"),
-        test=dataset_path("test"),
+        model=PATHS.model("{model}"),
+        test=PATHS.mnist("test"),
     output:
-        record=robustness_record("{model}"),
+        record=PATHS.robustness("{model}"),
     log:
-        log_path("robustness", "{model}"),
+        PATHS.log("robustness", "{model}"),
+    benchmark:
+        PATHS.benchmark("robustness", "{model}")
+    wildcard_constraints:
+        model=LAYOUT.model_pattern,
+    conda:
+        "../../envs/hardpos.yaml"
+    threads: config["threads"]
+    resources:
+        gpu=1,
+        mem_mb=4000,
     params:
         images=ROBUSTNESS.get("images"),
         linf=ROBUSTNESS.get("linf"),
@@ -34,35 +39,33 @@ rule robustness:
         min_norm=ROBUSTNESS.get("min_norm"),
         batch_size=ROBUSTNESS.get("batch_size", 1000),
         seed=ROBUSTNESS.get("seed", 0),
-        meta=lambda wc: model_meta(wc.model),
+        meta=lambda wc: LAYOUT.model(wc.model).meta,
         device=config["device"],
-    wildcard_constraints:
-        model=r"(base|finetune|infimnist)/.+",
-    threads: config["threads"]
-    resources:
-        gpu=1,
-        mem_mb=4000,
-    conda:
-        "../../envs/hardpos.yaml"
     script:
         "../scripts/robustness.py"
 
 
-rule figure_robust_accuracy:
-    input:
-        records=ROBUSTNESS_RECORDS,
-    output:
-        png=report(
-            figure_path("robust_accuracy", "png"),
-            caption="../report/robust_accuracy.rst",
-            category="Beyond the paper",
-        ),
-        pdf=figure_path("robust_accuracy", "pdf"),
-    log:
-        log_path("figures", "robust_accuracy"),
-    params:
-        recipe_order=["basic", *FINETUNE_RECIPES, infimnist_label()],
-    conda:
-        "../../envs/hardpos.yaml"
-    script:
-        "../scripts/figure_robust_accuracy.py"
+if ROBUSTNESS_ON:
+
+    localrules:
+        figure_robust_accuracy,
+
+    rule figure_robust_accuracy:
+        input:
+            records=ROBUSTNESS_RECORDS,
+        output:
+            png=report(
+                PATHS.figure("robust_accuracy", "png"),
+                caption="../report/robust_accuracy.rst",
+                category="Beyond the paper",
+                labels={"figure": "Robust accuracy"},
+            ),
+            pdf=PATHS.figure("robust_accuracy", "pdf"),
+        log:
+            PATHS.log("figures", "robust_accuracy"),
+        conda:
+            "../../envs/hardpos.yaml"
+        params:
+            recipe_order=LAYOUT.table1_recipes(),
+        script:
+            "../scripts/figure_robust_accuracy.py"

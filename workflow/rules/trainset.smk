@@ -1,61 +1,49 @@
+# Fine-tuning images: one recipe's for one base net, and Figure 6's PASS-range buckets.
+
+
 rule trainset:
     input:
         unpack(recipe_inputs),
     output:
-        dataset=trainset_path("{recipe}", "{net}"),
+        dataset=PATHS.trainset("{recipe}", "{net}"),
     log:
-        log_path("trainset", "{recipe}-net{net}"),
-    params:
-        recipe=lambda wc: RECIPES[wc.recipe],
+        PATHS.log("trainset", "{recipe}-{net}"),
+    benchmark:
+        PATHS.benchmark("trainset", "{recipe}-{net}")
     wildcard_constraints:
-        recipe=one_of(RECIPES),
-        net=NET_PATTERN,
-    resources:
-        mem_mb=grows_on_retry(8000),
+        recipe=one_of(LAYOUT.recipes),
+        net=LAYOUT.net_pattern,
     conda:
         "../../envs/hardpos.yaml"
+    resources:
+        mem_mb=grows_on_retry(8000),
+    params:
+        recipe=lambda wc: LAYOUT.recipes[wc.recipe],
+        net=net_value,
     script:
         "../scripts/trainset.py"
 
 
-rule trainset_buckets:
-    input:
-        images=adv_images("train", "{net}", BUCKETS["method"]),
-        table=adv_scored("train", "{net}", BUCKETS["method"]),
-    output:
-        **{name: trainset_path(name, "{net}") for name in BUCKET_NAMES},
-    log:
-        log_path("trainset_buckets", "net{net}"),
-    params:
-        buckets=BUCKETS,
-    wildcard_constraints:
-        net=r"\d+",
-    resources:
-        mem_mb=grows_on_retry(8000),
-    conda:
-        "../../envs/hardpos.yaml"
-    script:
-        "../scripts/trainset_buckets.py"
+if LAYOUT.bucket_names:
 
-
-rule heldout:
-    input:
-        generated=[path for net in base_nets() for pair in generated("test", net) for path in pair],
-    output:
-        dataset=heldout_set(),
-        table=heldout_table(),
-    log:
-        log_path("heldout", "heldout"),
-    params:
-        generated={net: generated("test", net) for net in base_nets()},
-        types=config["heldout"]["types"],
-        per_type=config["heldout"]["per_type"],
-        seed=config["heldout"]["seed"],
-        allow_fewer=config["heldout"].get("allow_fewer", False),
-        delta=config["heldout"].get("delta", 0.0),
-    resources:
-        mem_mb=grows_on_retry(8000),
-    conda:
-        "../../envs/hardpos.yaml"
-    script:
-        "../scripts/heldout.py"
+    rule trainset_buckets:
+        input:
+            images=PATHS.adv_images("train", "{net}", config["buckets"]["method"]),
+            table=PATHS.adv_scored("train", "{net}", config["buckets"]["method"]),
+        output:
+            **{name: PATHS.trainset(name, "{net}") for name in LAYOUT.bucket_names},
+        log:
+            PATHS.log("trainset_buckets", "{net}"),
+        benchmark:
+            PATHS.benchmark("trainset_buckets", "{net}")
+        wildcard_constraints:
+            net=LAYOUT.net_pattern,
+        conda:
+            "../../envs/hardpos.yaml"
+        resources:
+            mem_mb=grows_on_retry(8000),
+        params:
+            buckets=config["buckets"],
+            net=net_value,
+        script:
+            "../scripts/trainset_buckets.py"

@@ -3,9 +3,6 @@
 from hardpos.experiments.adversarials import generate_adversarials
 from hardpos.workflow.jobs import job
 
-# MNIST's base nets are numbered, ImageNet's named (googlenet, resnet152)
-net = snakemake.wildcards.net
-net = int(net) if net.isdigit() else net
 with job(snakemake):
     generate_adversarials(
         model=snakemake.input.model,
@@ -15,7 +12,7 @@ with job(snakemake):
         factors=snakemake.params.factors,
         limit=snakemake.params.limit,
         draw=snakemake.params.draw,
-        net=net,
+        net=snakemake.params.net,
         out_images=snakemake.output.images,
         out_table=snakemake.output.table,
         batch_size=snakemake.params.batch_size,

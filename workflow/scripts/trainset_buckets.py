@@ -6,7 +6,7 @@ from hardpos.workflow.jobs import job
 buckets = snakemake.params.buckets
 with job(snakemake):
     build_buckets(
-        net=int(snakemake.wildcards.net),
+        net=snakemake.params.net,
         images=snakemake.input.images,
         table=snakemake.input.table,
         method=buckets["method"],

@@ -13,7 +13,7 @@ import numpy as np
 from hardpos.device import pick_device
 from hardpos.experiments.models import load_model
 from hardpos.files.atomic import write_json
-from hardpos.files.datasets import is_image_index, load_dataset
+from hardpos.files.datasets import load_dataset
 from hardpos.files.parquet import load_table
 from hardpos.files.sidecars import sidecar_path
 from hardpos.imagenet.folders import read_index
@@ -57,19 +57,12 @@ def evaluate_model(
     parent_net: int | None = None,
     meta: dict[str, Any] | None = None,
     device: str = "auto",
-    workers: int = 0,
 ) -> None:
-    """Write one JSON with the model's MNIST test error and, when given, held-out errors.
+    """Write one JSON with a LeNet's MNIST test error and, when given, held-out errors.
 
-    When ``mnist_test`` is an image index (ImageNet validation crops), the record holds the
-    top-1 and top-5 error instead (:func:`hardpos.experiments.evaluation.evaluate_classifier`).
+    MNIST only: an ImageNet network's record (top-1 and top-5 error) is
+    :func:`evaluate_classifier`'s (the workflow's evaluate rule picks the stage by dataset).
     """
-    if is_image_index(mnist_test):
-        from hardpos.experiments.evaluation import evaluate_classifier
-
-        evaluate_classifier(model=model, index=mnist_test, out=out, meta=meta,
-                            workers=workers, device=device)  # fmt: skip
-        return
     dev = pick_device(device)
     net = load_model(model, dev)
     images, labels = load_dataset(mnist_test)

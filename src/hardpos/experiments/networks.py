@@ -16,7 +16,7 @@ from hardpos.device import describe, pick_device
 from hardpos.errors import DataError, InputError
 from hardpos.experiments.models import load_model
 from hardpos.files.atomic import atomic_path
-from hardpos.files.datasets import is_image_index, load_dataset
+from hardpos.files.datasets import load_dataset
 from hardpos.files.images import ImageStack
 from hardpos.imagenet.classifiers import save_classifier
 from hardpos.imagenet.folders import CropDataset, read_index
@@ -51,7 +51,6 @@ def train_net(
     extra_fraction: float | None = None,
     device: str = "auto",
     meta: dict[str, Any] | None = None,
-    workers: int = 0,
     objective: dict[str, Any] | None = None,
 ) -> None:
     """Train (or fine-tune from ``init``) a LeNet on the concatenated ``train_sets``.
@@ -60,31 +59,14 @@ def train_net(
     ``{"method": "fgs-objective" or "pgd-at", **settings}`` (a recipe's
     :meth:`~hardpos.experiments.recipes.Recipe.objective_settings`).
 
-    When the first training set is an image index (ImageNet crops decoded on the fly, see
-    :mod:`hardpos.imagenet.folders`), ``init`` is the base network to fine-tune and the work
-    goes to :func:`hardpos.experiments.networks.finetune_classifier` (``workers``: data loader
-    processes; ``test_set`` is evaluated by the evaluate stage instead).
+    MNIST only: an ImageNet network is fine-tuned by :func:`finetune_classifier` (the
+    workflow's finetune rule picks the stage by dataset).
 
     The first set is the original data; with ``extra_fraction`` the others form a pool
     that makes up that share of every batch. ``checkpoint`` (not a workflow output, so
     Snakemake never deletes it) is resumed after a kill; the final solver state goes to
     ``out_solver`` for fine-tuning to continue from.
     """
-    if is_image_index(train_sets[0]):
-        from hardpos.experiments.networks import finetune_classifier
-
-        if objective is not None:
-            raise InputError(
-                f"recipe objective {objective.get('method')!r} trains LeNets on MNIST only"
-            )
-
-        finetune_classifier(
-            train_index=train_sets[0], added=train_sets[1:], init=init, seed=seed,
-            iterations=iterations, solver=solver, checkpoint_every=checkpoint_every,
-            checkpoint=checkpoint, extra_fraction=extra_fraction, out_model=out_model,
-            out_solver=out_solver, workers=workers, device=device, meta=meta,
-        )  # fmt: skip
-        return
     dev = pick_device(device)
     log.info("device: %s", describe(dev))
     images, labels, n_extra = _lenet_training_set(train_sets)

@@ -30,9 +30,3 @@ def load_dataset(path: str | os.PathLike, *, mmap: bool = True) -> tuple[np.ndar
     from hardpos.files.images import load_array
 
     return load_array(path, "images", mmap=mmap), load_array(path, "labels", mmap=False)
-
-
-def is_image_index(path: str | os.PathLike) -> bool:
-    """Whether a dataset file is an image index (Parquet: files decoded on the fly, see
-    :mod:`hardpos.imagenet.folders`) rather than an array file written by :func:`save_dataset`."""
-    return str(path).endswith(".parquet")

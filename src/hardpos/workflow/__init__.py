@@ -1,6 +1,8 @@
-"""What only the Snakemake workflow needs: config validation, the job frame of every
-script (log file, threads, GPU slot), logs and GPU slot leases.
+"""What only the Snakemake workflow needs: config validation, the layout (the path scheme,
+base nets and model ids, built once from the config, with the MNIST/ImageNet choice), the
+job frame of every script (log file, threads, GPU slot), logs and GPU slot leases.
 
 Imported by the Snakefile when the DAG is built, so nothing here imports torch at module
-level. May import anything in the library.
+level (tests/test_dag_without_torch.py runs `snakemake -n` with it unimportable). May
+import anything in the library.
 """

@@ -19,6 +19,5 @@ with job(snakemake):
         out_solver=snakemake.output.solver,
         device=snakemake.params.device,
         meta={"rule": snakemake.rule},
-        workers=getattr(snakemake.params, "workers", 0),
         objective=getattr(snakemake.params, "objective", None),
     )
