@@ -10,8 +10,10 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 
+from hardpos.errors import DataError
 from hardpos.experiments.evaluation import evaluate_model, heldout_errors
 from hardpos.experiments.trainsets import build_heldout
 from hardpos.files.datasets import load_dataset, save_dataset
@@ -74,8 +76,9 @@ def test_building_the_heldout_set_copies_each_chosen_image_with_its_row_and_labe
         ])  # fmt: skip
         generated[net] = [fgs, hcd]
     out_set, out_table = tmp_path / "heldout.npz", tmp_path / "heldout.parquet"
+    # HC-1x1.05 is short (one of its two rows failed): allowed here, refused by default
     build_heldout(generated=generated, types=["FGS", "HC-1x1.05"], per_type=3, seed=0,
-                  out_set=out_set, out_table=out_table)  # fmt: skip
+                  out_set=out_set, out_table=out_table, allow_fewer=True)  # fmt: skip
     images, labels = load_dataset(out_set)
     table = load_table(out_table)
     assert len(images) == len(labels) == len(table) == 3 + 3
@@ -96,8 +99,11 @@ def test_building_the_heldout_set_copies_each_chosen_image_with_its_row_and_labe
     # the shortfall: only three successful HC-1x1.05 exist (net 1: row 2; net 2: rows 1, 2)
     hc = table[table["type"] == "HC-1x1.05"]
     assert sorted(zip(hc["net"], hc["source"], strict=True)) == [(1, 2), (2, 1), (2, 2)]
+    with pytest.raises(DataError, match=r"per_type is 5 .* HC-1x1.05 3"):
+        build_heldout(generated=generated, types=["HC-1x1.05"], per_type=5, seed=0,
+                      out_set=out_set, out_table=out_table)  # fmt: skip
     build_heldout(generated=generated, types=["HC-1x1.05"], per_type=5, seed=0,
-                  out_set=out_set, out_table=out_table)  # fmt: skip
+                  out_set=out_set, out_table=out_table, allow_fewer=True)  # fmt: skip
     assert len(load_table(out_table)) == 3
 
 

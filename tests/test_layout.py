@@ -72,8 +72,9 @@ def test_paper_config_lists_every_model_with_the_metadata_its_id_encodes():
     layout = layout_from_config(config())
     assert isinstance(layout, MnistLayout)
     assert list(layout.nets) == ["net1", "net2", "net3"]
-    # 3 base nets; 7 recipes + 5 PASS buckets, each on 3 nets x 3 orders; 3 InfiMNIST-style
-    assert len(layout.models) == 3 + 12 * 9 + 3
+    # 3 base nets; 7 paper recipes + 2 modern baselines (FGS-objective, PGD-AT) + 5 PASS
+    # buckets, each on 3 nets x 3 orders; 3 InfiMNIST-style
+    assert len(layout.models) == 3 + 14 * 9 + 3
     label = layout.infimnist_label()
     assert label == "InfiMNIST-style (1M)"
     for model_id, model in layout.models.items():
@@ -93,6 +94,8 @@ def test_smoke_config_recipes_buckets_and_inputs():
         "HC-D-9",
         "HC-D-3-1.10-tau",
         "clean",
+        "FGS-objective",
+        "PGD-AT",
         *layout.bucket_names,
     ]
     assert layout.table1_recipes()[0] == "basic"
@@ -109,7 +112,8 @@ def test_smoke_config_recipes_buckets_and_inputs():
     # fine-tuning continues the base net's solver to base + fine-tuning iterations
     assert layout.finetune_inputs("FGS", "net1")["init"] == "results/models/base/net1.solver.pt"
     assert layout.finetune_iterations() == 300 + 60
-    assert layout.attack_limit("train", "net1") == 150
+    assert layout.attack_limit("train", "net1") is None  # the training split is drawn
+    assert layout.attack_draw("train") == {"count": 150, "seed": 0}
     assert layout.attack_limit("test", "net1") == 100
     assert layout.attack_set("test", "net1") == "results/data/mnist-test.npz"
     # the held-out types need every family on the test split
@@ -126,7 +130,7 @@ def test_no_buckets_and_no_baseline_leave_only_base_and_recipe_models():
     )
     assert layout.bucket_names == []
     assert sorted({m.recipe for m in layout.models.values()}) == sorted(
-        ["basic", "FGS", "HC-D-9", "HC-D-3-1.10-tau", "clean"]
+        ["basic", "FGS", "HC-D-9", "HC-D-3-1.10-tau", "FGS-objective", "PGD-AT", "clean"]
     )
 
 

@@ -22,7 +22,7 @@ SNAKEFILES = [REPO / "Snakefile", *sorted((REPO / "workflow" / "rules").glob("*.
 # the smoke run's rules that compute (each has a benchmark:); the others only tabulate or draw
 COMPUTING_RULES = (
     "prepare_mnist", "augment", "train_base", "train_infimnist", "generate", "score_pass",
-    "trainset", "trainset_buckets", "heldout", "finetune", "evaluate",
+    "trainset", "trainset_buckets", "heldout", "finetune", "evaluate", "robustness",
 )  # fmt: skip
 
 

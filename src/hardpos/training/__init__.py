@@ -1,10 +1,21 @@
 """SGD training as Caffe does it: one :class:`Solver` (with its learning-rate policy) for
 LeNet and the ImageNet classifiers, seeded batch orders, checkpoints that resume exactly.
 
-May import :mod:`hardpos.mnist`, :mod:`hardpos.imagenet` and :mod:`hardpos.files`.
+May import :mod:`hardpos.mnist`, :mod:`hardpos.imagenet` and :mod:`hardpos.files`. The
+names below load on first use, so the recipes' objective settings can be checked while
+the workflow's DAG is built without loading torch.
 """
 
-from hardpos.training.lenet_training import train
-from hardpos.training.solver import Solver
+from __future__ import annotations
 
-__all__ = ["Solver", "train"]
+import importlib
+from typing import Any
+
+_EXPORTS = {"Solver": "hardpos.training.solver", "train": "hardpos.training.lenet_training"}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'hardpos.training' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

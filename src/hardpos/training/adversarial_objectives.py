@@ -20,11 +20,11 @@ draws depend on those two only, so a run resumed from a checkpoint repeats them.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import torch
-import torch.nn.functional as F
-from torch import nn
+if TYPE_CHECKING:  # torch is imported where it runs: recipes are checked while the DAG is built
+    import torch
+    from torch import nn
 
 from hardpos.errors import InputError
 
@@ -44,6 +44,9 @@ class Objective(Protocol):
 def _input_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """grad_x of the summed cross-entropy (summed, so each image's gradient is its own and
     its sign does not depend on the batch size); no parameter gradients accumulate."""
+    import torch
+    import torch.nn.functional as F
+
     x = x.detach().requires_grad_(True)
     loss = F.cross_entropy(model(x), y, reduction="sum")
     return torch.autograd.grad(loss, x)[0]
@@ -74,6 +77,9 @@ class FGSObjective:
         return {"method": "fgs-objective", **asdict(self)}
 
     def __call__(self, model: nn.Module, x, y, *, seed: int, iteration: int) -> torch.Tensor:
+        import torch
+        import torch.nn.functional as F
+
         x = x.detach().requires_grad_(True)
         clean = F.cross_entropy(model(x), y)
         # the same forward serves the clean term and the direction
@@ -111,6 +117,8 @@ class PGDObjective:
         self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, seed: int, iteration: int
     ):
         """PGD's adversarial for the batch (detached): the maximiser training sees."""
+        import torch
+
         x = x.detach()
         eps, step = self.eps * PIXEL_MAX, self.step_size * PIXEL_MAX
         low, high = (x - eps).clamp(min=0.0), (x + eps).clamp(max=PIXEL_MAX)
@@ -129,6 +137,8 @@ class PGDObjective:
         return adv.detach()
 
     def __call__(self, model: nn.Module, x, y, *, seed: int, iteration: int) -> torch.Tensor:
+        import torch.nn.functional as F
+
         return F.cross_entropy(model(self.attack(model, x, y, seed=seed, iteration=iteration)), y)
 
 
