@@ -33,7 +33,9 @@ from workflow_outputs import finished_outputs
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 PARTITION = os.environ.get("HARDPOS_SLURM_PARTITION", "hardpos")
-GPU_RULES = ("train_base", "train_infimnist", "finetune", "generate", "score_pass", "evaluate")
+GPU_RULES = (
+    "train_base", "train_infimnist", "finetune", "generate", "score_pass", "evaluate", "robustness",
+)  # fmt: skip
 
 
 def _cluster_problem() -> str | None:
