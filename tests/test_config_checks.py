@@ -86,6 +86,18 @@ def test_hot_ranks_beyond_the_classes_are_refused(key, value, pattern):
             r"recipes\[4\]: recipe 'x': method none .* tau",
         ),
         ({"name": "x", "method": "none", "k": 2}, r"method none \(clean images\) takes no k"),
+        (
+            {"name": "x", "method": "hc-d", "k": 9, "factor": "frontier"},
+            r"recipes\[4\]: recipe 'x': factor: frontier needs tau",
+        ),
+        (
+            {"name": "x", "method": "hc-d", "factor": 1.1, "frontier_factors": [1.0, 1.2]},
+            r"recipes\[4\]: recipe 'x': frontier_factors needs factor: frontier",
+        ),
+        (
+            {"name": "x", "method": "hc-d", "factor": "far"},
+            r"recipes\.4\.factor: 'far' is not a number >= 1 .* or frontier",
+        ),
     ],
 )
 def test_recipes_whose_options_do_not_combine_are_refused(recipe, pattern):

@@ -72,9 +72,9 @@ def test_paper_config_lists_every_model_with_the_metadata_its_id_encodes():
     layout = layout_from_config(config())
     assert isinstance(layout, MnistLayout)
     assert list(layout.nets) == ["net1", "net2", "net3"]
-    # 3 base nets; 7 paper recipes + 2 modern baselines (FGS-objective, PGD-AT) + 5 PASS
-    # buckets, each on 3 nets x 3 orders; 3 InfiMNIST-style
-    assert len(layout.models) == 3 + 14 * 9 + 3
+    # 3 base nets; 7 paper recipes + 2 frontier rows + 2 modern baselines (FGS-objective,
+    # PGD-AT) + 5 PASS buckets, each on 3 nets x 3 orders; 3 InfiMNIST-style
+    assert len(layout.models) == 3 + 16 * 9 + 3
     label = layout.infimnist_label()
     assert label == "InfiMNIST-style (1M)"
     for model_id, model in layout.models.items():
@@ -93,6 +93,7 @@ def test_smoke_config_recipes_buckets_and_inputs():
         "FGS",
         "HC-D-9",
         "HC-D-3-1.10-tau",
+        "HC-D-9-frontier-0.6",
         "clean",
         "FGS-objective",
         "PGD-AT",
@@ -130,7 +131,16 @@ def test_no_buckets_and_no_baseline_leave_only_base_and_recipe_models():
     )
     assert layout.bucket_names == []
     assert sorted({m.recipe for m in layout.models.values()}) == sorted(
-        ["basic", "FGS", "HC-D-9", "HC-D-3-1.10-tau", "FGS-objective", "PGD-AT", "clean"]
+        [
+            "basic",
+            "FGS",
+            "HC-D-9",
+            "HC-D-3-1.10-tau",
+            "HC-D-9-frontier-0.6",
+            "FGS-objective",
+            "PGD-AT",
+            "clean",
+        ]
     )
 
 

@@ -218,8 +218,8 @@ def test_make_plan_on_the_smoke_config_lists_every_rule(tmp_path):
         for words in (line.split() for line in result.stdout.splitlines())
         if len(words) > 2 and words[1].isdigit()
     }
-    # the smoke config: 1 base net, 4 recipes + 2 buckets x 2 orderings, 1 InfiMNIST net
-    assert rows["finetune"] == ["16", "16"]  # 6 recipes + 2 PASS ranges, 2 orderings
-    assert rows["evaluate"] == ["18", "18"]
-    assert rows["total"] == ["84", "84"]
+    # the smoke config: 1 base net, 7 recipes + 2 buckets x 2 orderings, 1 InfiMNIST net
+    assert rows["finetune"] == ["18", "18"]  # 7 recipes + 2 PASS ranges, 2 orderings
+    assert rows["evaluate"] == ["20", "20"]
+    assert rows["total"] == ["91", "91"]
     assert "On 2 CPU cores" in result.stdout and "With one CUDA device" in result.stdout

@@ -183,7 +183,8 @@ def test_smoke_run_killed_during_fine_tuning_resumes_and_makes_every_table_and_f
                  "table1_vs_paper.md", "heldout_by_type.csv", "heldout_by_type.md"):  # fmt: skip
         assert (tables / name).stat().st_size > 0, name
     table1 = (tables / "table1.md").read_text()
-    for recipe in ("basic", "FGS", "HC-D-9", "HC-D-3-1.10-tau", "clean", "InfiMNIST-style"):
+    for recipe in ("basic", "FGS", "HC-D-9", "HC-D-3-1.10-tau", "HC-D-9-frontier-0.6", "clean",
+                   "InfiMNIST-style"):  # fmt: skip
         assert recipe in table1
     for fig in ("fig2", "fig4", "fig5", "fig6"):
         assert (results / "figures" / f"{fig}.png").read_bytes()[:4] == b"\x89PNG"

@@ -93,7 +93,7 @@ def check_recipe(
     method: str,
     *,
     k: int | None,
-    factor: float | None,
+    factor: float | str | None,
     tau: float | None,
     classes: int,
     where: str = "recipe",
@@ -109,6 +109,9 @@ def check_recipe(
         raise InputError(f"{where}: k applies to hc-d and hc-s only (k {k!r} given for {method})")
     if method in ("hc-d", "hc-s") and k is not None:
         check_hot_rank(k, classes=classes, where=f"{where}, k")
-    if factor is not None:
+    if factor == "frontier":
+        if tau is None:
+            raise InputError(f"{where}: factor: frontier needs tau (the PASS each image must keep)")
+    elif factor is not None:
         check_factors([factor], where=f"{where}, factor")
     check_tau(tau, where=f"{where}, tau")

@@ -3,7 +3,9 @@
 A recipe is config, not code (a ``recipes:`` entry in the config): a method family
 (:data:`hardpos.attacks.methods.FAMILIES`: fgs, fgv, hc-d, hc-s; or none for the clean
 control), the highest hot rank ``k`` (HC-D-9 means ranks 1..9), the hard-positive ``factor``
-(1.0 = minimal adversarial) and an optional PASS threshold ``tau`` (the paper's eq. 5). From
+(1.0 = minimal adversarial; ``frontier``: per direction, the farthest scale of
+``frontier_factors`` whose PASS still meets ``tau``) and an optional PASS threshold ``tau``
+(the paper's eq. 5). From
 the recipes, the PASS buckets and the held-out types, :func:`generation_plan` works out what
 each base net must generate, so adding a row such as ``HC-D-3-1.10`` with ``tau: 0.9`` needs
 no Python.
@@ -31,6 +33,9 @@ HELDOUT_TYPES = (
     "FGS", "FGV", *(f"HC-{k}" for k in range(1, 10)), "HC-1x1.05", "HC-1x1.10", "HC-S-1",
 )  # fmt: skip
 _FACTOR_DECIMALS = 4
+# the frontier's scale grid when a recipe names none: the PASS-bucket pool's factors, so a
+# frontier recipe on that pool's family costs no extra generation or PASS scoring
+FRONTIER_FACTORS = (1.0, 1.1, 1.2, 1.3, 1.4, 1.5)
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,17 @@ class Recipe:
     factor: float = 1.0
     tau: float | None = None
     objective: tuple[tuple[str, object], ...] = ()  # fgs-objective / pgd-at settings
+    frontier_factors: tuple[float, ...] = ()  # factor: frontier; the scales walked, ascending
+
+    @property
+    def frontier(self) -> bool:
+        """Whether each direction contributes its PASS-frontier image (``factor: frontier``)."""
+        return bool(self.frontier_factors)
+
+    @property
+    def factors(self) -> tuple[float, ...]:
+        """The factors whose generated images this recipe reads."""
+        return self.frontier_factors or (self.factor,)
 
     @property
     def adversarial(self) -> bool:
@@ -77,17 +93,42 @@ def parse_recipes(spec: list[dict]) -> list[Recipe]:
             recipes.append(_objective_recipe(name, method, entry))
             continue
         k = int(entry.pop("k", 1))
-        factor = float(entry.pop("factor", 1.0))
+        factor = entry.pop("factor", 1.0)
         tau = entry.pop("tau", None)
+        grid = entry.pop("frontier_factors", None)
         if entry:
-            allowed = "name, method, k, factor, tau"
+            allowed = "name, method, k, factor, tau, frontier_factors"
             raise InputError(f"recipe {name!r}: unknown keys {sorted(entry)} (allowed: {allowed})")
         if method in FAMILIES and method not in RANKED and k != 1:
             raise InputError(f"recipe {name!r}: k applies to hc-d and hc-s only")
+        tau = None if tau is None else float(tau)
+        if factor == "frontier":
+            grid = _frontier_grid(name, method, tau, grid)
+            recipes.append(Recipe(name, method, k, 1.0, tau, frontier_factors=grid))
+            continue
+        if grid is not None:
+            raise InputError(f"recipe {name!r}: frontier_factors needs factor: frontier")
+        factor = float(factor)
         if factor < 1.0:
             raise InputError(f"recipe {name!r}: factor {factor} is below 1 (not adversarial)")
-        recipes.append(Recipe(name, method, k, factor, None if tau is None else float(tau)))
+        recipes.append(Recipe(name, method, k, factor, tau))
     return recipes
+
+
+def _frontier_grid(
+    name: str, method: str, tau: float | None, grid: list[float] | None
+) -> tuple[float, ...]:
+    """A frontier recipe's ascending scale grid, starting at the minimal adversarial (1.0)."""
+    if method not in FAMILIES:
+        raise InputError(f"recipe {name!r}: factor: frontier needs an attack method, not {method}")
+    if tau is None:
+        raise InputError(f"recipe {name!r}: factor: frontier needs tau (the PASS it must keep)")
+    grid = tuple(round(float(f), _FACTOR_DECIMALS) for f in (grid or FRONTIER_FACTORS))
+    if grid[0] != 1.0 or any(b <= a for a, b in zip(grid, grid[1:], strict=False)):
+        raise InputError(
+            f"recipe {name!r}: frontier_factors {list(grid)} must start at 1.0 and ascend"
+        )
+    return grid
 
 
 def _objective_recipe(name: str, method: str, entry: dict) -> Recipe:
@@ -161,7 +202,7 @@ def generation_plan(
 
     for recipe in recipes:
         if recipe.adversarial:
-            need("train", recipe.method, recipe.k, [recipe.factor])
+            need("train", recipe.method, recipe.k, recipe.factors)
     if bucket_pool:
         need("train", bucket_pool["method"], int(bucket_pool["k"]), bucket_pool["factors"])
     for name in heldout_types:
@@ -191,16 +232,62 @@ def heldout_factor(factor: float, delta: float) -> float:
 
 def recipe_mask(recipe: Recipe, table: pd.DataFrame) -> pd.Series:
     """Rows of a net's generated table that belong to ``recipe``."""
+    if recipe.tau is not None and "pass" not in table:
+        raise InputError(f"recipe {recipe.name!r} filters by PASS but the table has no pass column")
+    if recipe.frontier:
+        return frontier_mask(
+            table, method=recipe.method, k=recipe.k, factors=recipe.frontier_factors,
+            tau=recipe.tau, name=recipe.name,
+        )  # fmt: skip
     mask = table["success"].astype(bool) & (table["method"] == recipe.method)
     mask &= np.isclose(table["factor"].astype(float), recipe.factor)
     if recipe.method in RANKED:
         mask &= table["k"].between(1, recipe.k)
     if recipe.tau is not None:
-        if "pass" not in table:
-            raise InputError(
-                f"recipe {recipe.name!r} filters by PASS but the table has no pass column"
-            )
         mask &= table["pass"] >= recipe.tau
+    return mask
+
+
+def frontier_mask(
+    table: pd.DataFrame,
+    *,
+    method: str,
+    k: int,
+    factors: Iterable[float],
+    tau: float,
+    name: str = "frontier",
+) -> pd.Series:
+    """One row per direction: its image at the farthest scale before PASS first falls below tau.
+
+    A direction is (source, method, hot rank). Walking its rows outward over ``factors``
+    (ascending, from the minimal adversarial at 1.0), a scale counts while the image is
+    still misclassified and its PASS is >= tau; the last one before the first that fails
+    is kept. A direction that fails already at 1.0 contributes nothing, so with one factor
+    this is the plain ``tau`` filter. The batched, image-level search for a model outside
+    the workflow is :func:`hardpos.experiments.frontier.pass_frontier`.
+    """
+    grid = np.array([round(float(f), _FACTOR_DECIMALS) for f in factors])
+    rows = table["method"] == method
+    if method in RANKED:
+        rows &= table["k"].between(1, k)
+    factor = table["factor"].astype(float).round(_FACTOR_DECIMALS)
+    rows &= factor.isin(grid)
+    part = table.loc[rows, ["source", "k"]].assign(factor=factor[rows])
+    part["ok"] = table.loc[rows, "success"].astype(bool) & (table.loc[rows, "pass"] >= tau)
+    walked = part.groupby(["source", "k"])["factor"].nunique()
+    if len(walked) and (walked != len(grid)).any():
+        short = walked[walked != len(grid)].index[0]
+        raise InputError(
+            f"recipe {name!r}: the generated table lacks some of frontier_factors {grid.tolist()} "
+            f"for direction (source {short[0]}, k {short[1]}): generate every factor of the grid"
+        )
+    part = part.sort_values(["source", "k", "factor"], kind="stable")
+    # still walking: every scale so far (this one included) kept PASS >= tau
+    part["walking"] = part.groupby(["source", "k"])["ok"].cummin()
+    walking = part[part["walking"]]
+    last = walking.index[~walking.duplicated(["source", "k"], keep="last")]
+    mask = pd.Series(False, index=table.index)
+    mask[last] = True
     return mask
 
 

@@ -36,6 +36,8 @@ def _describe(error: jsonschema.ValidationError) -> str:
         )
     if error.validator == "required":
         return f"config: {where} is missing a required key: {error.message}"
+    if error.validator == "oneOf" and "description" in error.schema:
+        return f"config key {where}: {error.instance!r} is not {error.schema['description']}"
     return f"config key {where}: {error.message}"
 
 
@@ -130,6 +132,10 @@ def check_values(config: dict[str, Any]) -> None:
         where = f"recipes[{i}]: recipe {recipe['name']!r}"
         options = {key: recipe.get(key) for key in ("k", "factor", "tau")}
         check_recipe(recipe["method"], **options, classes=classes, where=where)
+        if "frontier_factors" in recipe:
+            if recipe.get("factor") != "frontier":
+                raise InputError(f"{where}: frontier_factors needs factor: frontier")
+            check_factors(recipe["frontier_factors"], where=f"{where}, frontier_factors")
     if config.get("dataset", "mnist") != "mnist":
         gallery = config["imagenet"]["gallery_types"]
         _check_types(gallery, classes=classes, where="imagenet.gallery_types")
