@@ -168,6 +168,30 @@ def test_generate_and_pass_cost_follow_images_times_directions():
     assert cost.gpu_seconds is None  # resources said no gpu: a CPU job
 
 
+def test_objective_recipes_and_robustness_cost_their_passes():
+    config = {
+        "finetune": {"iterations": 100},
+        "recipes": [
+            {"name": "FGS", "method": "fgs"},
+            {"name": "FGS-objective", "method": "fgs-objective", "alpha": 0.5, "eps": 0.25},
+            {"name": "PGD-AT", "method": "pgd-at", "eps": 0.3, "step_size": 0.1, "steps": 7},
+        ],
+        "robustness": {"images": 50, "linf": [0.1, 0.3], "steps": 20, "restarts": 2,
+                       "min_norm": {"l2": "ddn", "steps": 30}},
+    }  # fmt: skip
+
+    def units(rule, **wildcards):
+        return planner.job_work(Job(rule, 1, wildcards), config, {})[1]
+
+    assert units("finetune", recipe="FGS", net="net1-order1") == 100
+    assert units("finetune", recipe="FGS-objective", net="net1-order1") == 260
+    assert units("finetune", recipe="PGD-AT", net="net1-order1") == 800  # 7 steps + 1
+    # 50 images x (2 budgets x 20 steps x 2 restarts + DDN 30 + FMN 30)
+    assert units("robustness", model="base/net1") == 50 * (2 * 20 * 2 + 30 + 30)
+    config["robustness"]["min_norm"] = None
+    assert units("robustness", model="base/net1") == 50 * 80
+
+
 def test_benchmark_files_scale_their_rule(tmp_path):
     config = {"base": {"seeds": [1, 2], "iterations": 1000}}
     bench = tmp_path / "net1.tsv"

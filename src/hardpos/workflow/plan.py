@@ -246,8 +246,9 @@ CALIBRATION: dict[str, Rate] = {
                   "hardpos train --threads 1: 1200 iterations in 29.6 CPU s, 200 in 9.6 "
                   "(20 s per 1000: 50 it/s under load, 55 taken); GPU assumed (LeNet at "
                   "batch 64 is launch-bound, ~0.7 ms per iteration)"),
-    "finetune": Rate("iterations", 55, 4.5, 1_500,
-                     "as train; start-up adds the base net's solver and the recipe's set"),
+    "finetune": Rate("plain iterations", 55, 4.5, 1_500,
+                     "as train; start-up adds the base net's solver and the recipe's set; "
+                     "an objective recipe's iteration counts as its passes (_passes)"),
     "generate": Rate("image x direction pairs", 490, 3.4, 40_000,
                      "hardpos attack --threads 1, HC-D-9 on test digits of a 10K-iteration "
                      "net: 4,455 pairs in 12.5 CPU s, 880 in 5.2 (2.0 ms a pair, 3.4 s "
@@ -258,6 +259,10 @@ CALIBRATION: dict[str, Rate] = {
     "gather": Rate("table rows", 200_000, 3.0, None,
                    "smoke benchmark files: trainset, heldout 2.4 to 2.9 s"),
     "evaluate": Rate("images", 8_000, 3.0, 200_000, "smoke benchmark files; GPU assumed"),
+    "robustness": Rate("image passes", 2_500, 4.5, 100_000,
+                       "assumed from training (55 it/s x 64 images, forward and backward, "
+                       "3.5K image passes/s) less the attacks' per-step overhead; smoke "
+                       "benchmark files: 5.0 CPU s for 600 passes, nearly all start-up"),
     "figure": Rate("table rows", 200_000, 4.0, None, "smoke benchmark files"),
     "table": Rate("models", 100, 3.5, None, "smoke benchmark files"),
     "other": Rate("jobs", 1.0, 3.0, None, "no model for this rule: start-up only"),
@@ -294,6 +299,34 @@ def _pairs(plan: Mapping, split: str, family: str, config: Mapping) -> tuple[int
     return pairs, pairs * len(entry["factors"])
 
 
+# Cost of one iteration of an on-the-fly objective, in plain iterations: measured with
+# benchmarks/adversarial_training_cost.py (README, "Beyond the paper"): the FGS objective
+# 2.6, PGD training 8.4 at 7 steps and 10.1 at 10, i.e. about steps + 1.
+FGS_OBJECTIVE_PASSES = 2.6
+
+
+def _passes(config: Mapping, recipe_name: str) -> float:
+    """Plain training iterations one iteration of ``recipe_name`` costs."""
+    recipe = next((r for r in config.get("recipes", []) if r["name"] == recipe_name), {})
+    if recipe.get("method") == "fgs-objective":
+        return FGS_OBJECTIVE_PASSES
+    if recipe.get("method") == "pgd-at":
+        return int(recipe.get("steps", 7)) + 1
+    return 1.0
+
+
+def _robustness_passes(config: Mapping) -> float:
+    """Forward and backward passes of one image, summed over a robustness job's attacks:
+    steps x restarts per budget, and each minimum-norm attack's steps (L2 and L-inf)."""
+    settings = config.get("robustness", {})
+    images = settings.get("images") or 10_000
+    budget = int(settings.get("steps", 100)) * int(settings.get("restarts", 1))
+    passes = budget * len(settings.get("linf", [0.1, 0.2, 0.3]))
+    if settings.get("min_norm"):
+        passes += 2 * int(settings["min_norm"].get("steps", 100))
+    return images * passes
+
+
 def job_work(job: Job, config: Mapping, plan: Mapping) -> tuple[str, float]:
     """Which stage model a job follows and how many of its units it works through."""
     wc, rule = job.wildcards, job.rule
@@ -309,7 +342,9 @@ def job_work(job: Job, config: Mapping, plan: Mapping) -> tuple[str, float]:
     if rule == "train_infimnist":
         return "train", config["infimnist"]["iterations"]
     if rule == "finetune":
-        return "finetune", config["finetune"]["iterations"]
+        return "finetune", config["finetune"]["iterations"] * _passes(config, wc["recipe"])
+    if rule == "robustness":
+        return "robustness", _robustness_passes(config)
     if rule == "generate":
         return "generate", _pairs(plan, wc["split"], wc["family"], config)[0]
     if rule == "score_pass":
