@@ -5,6 +5,7 @@ the table as CSV, and ``--help`` showing the defaults."""
 from __future__ import annotations
 
 import json
+import zipfile
 
 import cv2
 import numpy as np
@@ -89,6 +90,34 @@ def test_factory_and_weights_with_mean_and_std(tmp_path, net, capsys, monkeypatc
     bad = [*args[:4], str(tmp_path / "set.npz"), *args[5:]]  # the dataset as weights
     assert main(bad) == 2
     assert "--weights" in capsys.readouterr().err
+
+
+def test_damaged_weights_are_refused_by_their_checksum(tmp_path, net, capsys, monkeypatch):
+    """torch.load reads a state dict whose tensor bytes were damaged without a word; the
+    zip's CRC-32 catches it."""
+    import small_cnn
+
+    from hardpos.files.checksums import member_data_offset
+
+    monkeypatch.setattr(small_cnn, "bare", lambda: small_cnn.SmallCNN(normalise=False),
+                        raising=False)  # fmt: skip
+    weights = tmp_path / "weights.pt"
+    torch.save(net.state_dict(), weights)
+    with zipfile.ZipFile(weights) as archive:
+        biggest = max(archive.infolist(), key=lambda info: info.file_size)
+    data = bytearray(weights.read_bytes())
+    data[member_data_offset(weights, biggest) + biggest.file_size // 2] ^= 0x10
+    weights.write_bytes(bytes(data))
+    torch.load(weights, map_location="cpu", weights_only=True)  # no complaint from torch
+    x, y = stripes(3, seed=12)
+    np.savez(tmp_path / "set.npz", images=x, labels=y)
+    out = tmp_path / "o"
+    args = ["attack", "--model", "small_cnn:bare", "--weights", str(weights), "--images",
+            str(tmp_path / "set.npz"), "--input-range", "0,1", "--out", str(out)]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert str(weights) in err and "checksum mismatch" in err
+    assert not out.exists() or not any(out.iterdir())  # --out is checked writable early
 
 
 def test_unknown_model_file_and_missing_labels_are_user_errors(tmp_path, capsys):

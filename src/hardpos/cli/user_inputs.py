@@ -73,6 +73,9 @@ def _from_factory(spec: str, weights: str | None, device):
     if weights is not None:
         if not Path(weights).is_file():
             raise InputError(f"--weights {weights}: no such file")
+        from hardpos.files.checksums import verify_if_zip
+
+        verify_if_zip(weights, error=InputError)  # torch.load reads damaged bytes silently
         try:
             state = torch.load(weights, map_location="cpu", weights_only=True)
         except Exception as exc:
