@@ -2,8 +2,10 @@
 
 Prints two tables:
 1. net-iterations per second (iterations x nets per second) of
-   ``hardpos.training.lenet_training.train`` (one net) and of
-   ``hardpos.training.stacked.train_stacked`` with 3 and 9 nets, measured in the same run,
+   ``hardpos.training.lenet_training.train`` (one net), of one net at batch 64 x K (the
+   arithmetic of K nets in one net's kernels: the ceiling of stacking) and of
+   ``hardpos.training.stacked.train_stacked`` with 3 and 9 nets and each ``--kernels``
+   (vmap, grouped), measured in the same run,
    interleaved round by round so that load from other processes hits all alike, each with
    its ratio to the one-net figure (of the best rounds, and the median of the per-round
    ratios). Set-up (data copy, initial weights) is left out: the clock starts after
@@ -34,6 +36,7 @@ import torch
 from hardpos.metrics.classification import error_rate
 from hardpos.mnist.idx import load_mnist
 from hardpos.training.lenet_training import train
+from hardpos.training.solver import Solver
 from hardpos.training.stacked import train_stacked
 
 DEFAULT_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
@@ -52,9 +55,12 @@ def net_iteration_rate(
     stacked: bool,
     device: str = "cpu",
     compile_step: bool = False,
+    kernel: str = "vmap",
+    batch_of: int = 1,
 ) -> float:
     """Net-iterations/s of ``steps`` iterations after ``warmup`` ones (``stacked``: through
-    ``train_stacked`` even for one net)."""
+    ``train_stacked`` even for one net). ``batch_of`` > 1: one net alone at batch 64 x
+    ``batch_of``, counted as ``batch_of`` nets (the same arithmetic as that many stacked)."""
     stamps: list[tuple[int, float]] = []
 
     def clock(iteration, *_):
@@ -63,21 +69,33 @@ def net_iteration_rate(
     kwargs = dict(iterations=warmup + steps, checkpoint_every=warmup, progress=clock, device=device)
     if stacked:
         seeds = list(range(1, nets + 1))
-        train_stacked(images, labels, seeds=seeds, compile_step=compile_step, **kwargs)
+        train_stacked(
+            images, labels, seeds=seeds, compile_step=compile_step, kernel=kernel, **kwargs
+        )
     else:
-        train(images, labels, seed=1, **kwargs)
+        train(images, labels, seed=1, solver=Solver(batch_size=64 * batch_of), **kwargs)
     (first, t0), (last, t1) = stamps[0], stamps[-1]
     return nets * (last - first) / (t1 - t0)
 
 
 def speed_table(images, labels, args) -> None:
-    configs = [("one net alone (train)", 1, False)]
-    configs += [(f"{k} nets stacked (train_stacked)", k, True) for k in args.stacks]
-    rates: dict[str, list[float]] = {name: [] for name, _, _ in configs}
+    """The stacked kernels against one net, and against the ceiling: one net at batch
+    64 x K does the arithmetic of K stacked nets in the kernels one net uses, so K nets
+    stacked should not beat it by much; where it is near 1, stacking cannot help here."""
+    configs = [("one net alone (train)", dict(nets=1, stacked=False))]
+    for k in args.stacks:
+        configs.append((f"ceiling: one net at batch {64 * k} (as {k} nets)",
+                        dict(nets=k, stacked=False, batch_of=k)))  # fmt: skip
+        for kernel in args.kernels:
+            configs.append((f"{k} nets stacked ({kernel})", dict(nets=k, stacked=True,
+                                                                kernel=kernel)))  # fmt: skip
+    rates: dict[str, list[float]] = {name: [] for name, _ in configs}
     for _ in range(args.rounds):
-        for name, k, stacked in configs:
+        for name, how in configs:
+            k = how["nets"]
             steps = max(args.warmup, args.net_iterations // k // args.warmup * args.warmup)
-            rates[name].append(net_iteration_rate(images, labels, k, steps, args.warmup, stacked))
+            how = {key: value for key, value in how.items() if key != "nets"}
+            rates[name].append(net_iteration_rate(images, labels, k, steps, args.warmup, **how))
     base = rates[configs[0][0]]
     print(
         f"\nTraining speed, batch 64, {args.threads} threads, {args.rounds} interleaved rounds "
@@ -85,7 +103,7 @@ def speed_table(images, labels, args) -> None:
     )
     print("| training | net-it/s (best) | net-it/s (median) | ratio (best) | ratio (median) |")
     print("| --- | ---: | ---: | ---: | ---: |")
-    for name, _, _ in configs:
+    for name, _ in configs:
         ratios = [r / b for r, b in zip(rates[name], base, strict=True)]
         print(
             f"| {name} | {max(rates[name]):.1f} | {statistics.median(rates[name]):.1f} | "
@@ -128,6 +146,7 @@ def main() -> int:
     parser.add_argument("--mnist-dir", default=os.environ.get("HARDPOS_MNIST_DIR", DEFAULT_MNIST))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--stacks", default="3,9", help="stack sizes to time")
+    parser.add_argument("--kernels", default="vmap,grouped", help="train_stacked kernels to time")
     parser.add_argument("--net-iterations", type=int, default=270, help="per config and round")
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved speed rounds")
@@ -137,6 +156,7 @@ def main() -> int:
     parser.add_argument("--accuracy-only", action="store_true")
     args = parser.parse_args()
     args.stacks = [int(k) for k in args.stacks.split(",") if k]
+    args.kernels = [k for k in args.kernels.split(",") if k]
 
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} threads; before: {_load()}")

@@ -74,7 +74,10 @@ def test_each_stacked_net_equals_the_net_trained_alone_on_real_mnist(real_mnist)
     assert _max_difference(stacked[0].model, stacked[1].model) > 1e-2
 
 
-def test_fine_tuning_a_stack_from_one_checkpoint_with_mixed_batches_equals_each_alone(tmp_path):
+@pytest.mark.parametrize("kernel", ["grouped", "vmap"])
+def test_fine_tuning_a_stack_from_one_checkpoint_with_mixed_batches_equals_each_alone(
+    tmp_path, kernel
+):
     images, labels = _toy_data()
     solver = Solver(batch_size=16)
     base = tmp_path / "base.pt"
@@ -83,11 +86,61 @@ def test_fine_tuning_a_stack_from_one_checkpoint_with_mixed_batches_equals_each_
     all_images = np.concatenate([images, extra_images])
     all_labels = np.concatenate([labels, extra_labels])
     kwargs = dict(iterations=30, solver=solver, init=base, n_extra=40, extra_fraction=0.25)
-    stacked = train_stacked(all_images, all_labels, seeds=[4, 5], **kwargs)
+    stacked = train_stacked(all_images, all_labels, seeds=[4, 5], kernel=kernel, **kwargs)
     for seed, net in zip([4, 5], stacked, strict=True):
         alone = train(all_images, all_labels, seed=seed, **kwargs)
         assert net.iteration == 30
         assert _max_difference(net.model, alone.model) < 1e-5
+
+
+def test_stacked_logits_are_each_nets_own_logits_in_float64():
+    """The grouped layers against each LeNet on its own batch, in float64 (no rounding to
+    hide a channel mixed up between nets)."""
+    from hardpos.mnist.lenet import LeNet
+    from hardpos.training.stacked import stacked_logits
+
+    nets = [LeNet(seed=s).double() for s in (1, 2, 3)]
+    params = {
+        name: torch.stack([dict(n.named_parameters())[name].detach() for n in nets])
+        for name, _ in nets[0].named_parameters()
+    }
+    images, _ = _toy_data(3 * 7)
+    x = torch.as_tensor(images, dtype=torch.float64).reshape(3, 7, 1, 28, 28)
+    logits = stacked_logits(params, x, nets[0].input_scale)
+    assert logits.shape == (3, 7, 10)
+    for k, net in enumerate(nets):
+        torch.testing.assert_close(logits[k], net(x[k]), rtol=0, atol=1e-12)
+
+
+def test_the_grouped_kernel_gives_each_nets_own_gradients_on_real_mnist(real_mnist):
+    """One step of the grouped kernel against each net's own autograd, float32."""
+    import torch.nn.functional as F
+
+    from hardpos.mnist.idx import load_mnist
+    from hardpos.mnist.lenet import LeNet
+    from hardpos.training.stacked import _grouped_step
+
+    images, labels = load_mnist(real_mnist, "train")
+    x = torch.as_tensor(images[:192], dtype=torch.float32).reshape(3, 64, 1, 28, 28)
+    y = torch.as_tensor(labels[:192], dtype=torch.int64).reshape(3, 64)
+    nets = [LeNet(seed=s) for s in (1, 2, 3)]
+    params = {
+        name: torch.stack([dict(n.named_parameters())[name].detach() for n in nets])
+        for name, _ in nets[0].named_parameters()
+    }
+    grads, losses = _grouped_step(nets[0].input_scale)(params, x, y)
+    for k, net in enumerate(nets):
+        loss = F.cross_entropy(net(x[k]), y[k])
+        loss.backward()
+        assert float(losses[k]) == pytest.approx(float(loss), rel=1e-6)
+        for name, p in net.named_parameters():
+            torch.testing.assert_close(grads[name][k], p.grad, rtol=1e-5, atol=1e-6)
+
+
+def test_an_unknown_kernel_is_refused():
+    images, labels = _toy_data()
+    with pytest.raises(InputError, match="kernel 'fast' is not one of grouped, vmap"):
+        train_stacked(images, labels, seeds=[1, 2], iterations=1, kernel="fast")
 
 
 def test_a_stack_of_nets_from_scratch_and_from_checkpoints_must_agree_on_the_iteration(tmp_path):
