@@ -27,6 +27,11 @@ from hardpos.files.parquet import load_table, save_table
 from hardpos.mnist.idx import read_idx, write_idx
 from hardpos.mnist.lenet import LeNet, load_lenet, save_model
 from hardpos.training.checkpoints import TrainState, load_checkpoint, save_checkpoint
+from hardpos.training.stacked import (
+    StackedState,
+    load_stacked_checkpoint,
+    save_stacked_checkpoint,
+)
 
 RNG = np.random.default_rng(13)
 IMAGES = RNG.integers(0, 256, (40, 1, 28, 28), dtype=np.uint8)
@@ -69,6 +74,21 @@ def _write_checkpoint(path):
     save_checkpoint(path, TrainState(model, momentum, 7), {})
 
 
+def _write_stacked_checkpoint(path):
+    states = [TrainState(LeNet(seed=s), [torch.zeros(1)], 7) for s in (4, 5)]
+    params = {
+        name: torch.stack([dict(st.model.named_parameters())[name].detach() for st in states])
+        for name, _ in states[0].model.named_parameters()
+    }
+    momentum = {name: torch.zeros_like(value) for name, value in params.items()}
+    save_stacked_checkpoint(path, StackedState(params, momentum, 7, 1 / 255), {"seeds": [4, 5]})
+
+
+def _read_stacked_checkpoint(path):
+    state, _ = load_stacked_checkpoint(path, torch.device("cpu"))
+    return {**state.params, "iteration": torch.tensor(state.iteration)}
+
+
 def _read_images(path):
     return np.array(load_images(path))
 
@@ -105,6 +125,7 @@ KINDS = {
     "table": ("table.parquet", _write_table, load_table),
     "model": ("model.pt", _write_model, _read_model),
     "checkpoint": ("checkpoint.pt", _write_checkpoint, _read_checkpoint),
+    "stacked-checkpoint": ("stacked.pt", _write_stacked_checkpoint, _read_stacked_checkpoint),
 }
 
 

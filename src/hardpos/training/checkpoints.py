@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,8 @@ from hardpos.errors import ModelError
 from hardpos.files.atomic import atomic_path
 from hardpos.files.checksums import verify_if_zip
 from hardpos.mnist.lenet import LeNet
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -53,3 +56,12 @@ def load_checkpoint(path: str | os.PathLike, device: torch.device) -> tuple[Trai
         raise ModelError(f"{path}: not a hardpos training checkpoint ({exc})") from None
     model = model.to(device)
     return TrainState(model, momentum, iteration), blob
+
+
+def same_run(path: str | os.PathLike, blob: dict, identity: dict) -> bool:
+    """Whether a checkpoint was written by a run with these settings (``identity``: seed,
+    solver, data sizes, ...); one that was not is ignored, and the log says why."""
+    mismatched = [key for key in identity if blob.get(key) != identity[key]]
+    if mismatched:
+        log.warning("ignoring %s: written with other %s", path, ", ".join(mismatched))
+    return not mismatched

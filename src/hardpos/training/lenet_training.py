@@ -28,7 +28,7 @@ from hardpos.errors import InputError
 from hardpos.mnist.lenet import LeNet, bias_parameters
 from hardpos.training.adversarial_objectives import Objective
 from hardpos.training.batches import BatchOrder, MixedBatchOrder
-from hardpos.training.checkpoints import TrainState, load_checkpoint, save_checkpoint
+from hardpos.training.checkpoints import TrainState, load_checkpoint, same_run, save_checkpoint
 from hardpos.training.solver import Solver, caffe_sgd_step, check_finite
 
 log = logging.getLogger(__name__)
@@ -41,9 +41,7 @@ def _resume(
     if not Path(checkpoint).is_file():
         return None
     state, blob = load_checkpoint(checkpoint, device)
-    mismatched = [key for key in identity if blob.get(key) != identity[key]]
-    if mismatched:
-        log.warning("ignoring %s: written with other %s", checkpoint, ", ".join(mismatched))
+    if not same_run(checkpoint, blob, identity):
         return None
     log.info("resuming from %s at iteration %d", checkpoint, state.iteration)
     return state

@@ -36,9 +36,10 @@ from torch.func import functional_call, grad_and_value, vmap
 
 from hardpos.errors import InputError, ModelError
 from hardpos.files.atomic import atomic_path
+from hardpos.files.checksums import verify_if_zip
 from hardpos.mnist.lenet import LeNet
 from hardpos.training.batches import BatchOrder, MixedBatchOrder
-from hardpos.training.checkpoints import TrainState, load_checkpoint
+from hardpos.training.checkpoints import TrainState, load_checkpoint, same_run
 from hardpos.training.lenet_training import _prepare_images
 from hardpos.training.solver import Solver, caffe_sgd_step, check_finite
 
@@ -115,6 +116,7 @@ def load_stacked_checkpoint(
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"{path}: stacked checkpoint not found")
+    verify_if_zip(path, error=ModelError)  # torch.load reads the zip without its CRCs
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
         if blob.get("format") != _FORMAT:
@@ -134,9 +136,7 @@ def _resume(path, identity: dict, device: torch.device) -> StackedState | None:
     if path is None or not Path(path).is_file():
         return None
     state, blob = load_stacked_checkpoint(path, device)
-    mismatched = [key for key in identity if blob.get(key) != identity[key]]
-    if mismatched:
-        log.warning("ignoring %s: written with other %s", path, ", ".join(mismatched))
+    if not same_run(path, blob, identity):
         return None
     log.info("resuming %d nets from %s at iteration %d", state.n_nets, path, state.iteration)
     return state
