@@ -23,5 +23,6 @@ rule evaluate:
         meta=lambda wc: LAYOUT.model(wc.model).meta,
         device=config["device"],
         workers=config["finetune"].get("workers", 0),
+        batch_size=config["imagenet"].get("eval_batch_size", 100),  # ImageNet crops a pass
     script:
         dataset_script("evaluate")

@@ -11,6 +11,7 @@ with job(snakemake):
         index=snakemake.input.test,
         out=snakemake.output.metrics,
         meta=meta,
+        batch_size=snakemake.params.batch_size,
         workers=snakemake.params.workers,
         device=snakemake.params.device,
     )
