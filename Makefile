@@ -12,7 +12,7 @@ CORES ?= $(shell nproc 2>/dev/null || echo 1)
 PYTEST_ARGS ?=
 STAMP := $(VENV)/.hardpos-installed
 
-.PHONY: plan run unlock test lint format bench test-slurm clean-results
+.PHONY: plan run unlock test lint format costs bench test-slurm clean-results
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -71,6 +71,12 @@ test-slurm: $(STAMP)
 	@status=0; tests/slurm/cluster.sh start && \
 	  HARDPOS_SLURM_TEST=1 $(BIN)/pytest -m slurm $(PYTEST_ARGS) || status=$$?; \
 	  tests/slurm/cluster.sh stop; exit $$status
+
+# What each stage of a finished (or partial) run cost, from its benchmark: files:
+# make costs RESULTS=/path/to/results (default results)
+RESULTS ?= results
+costs: $(STAMP)
+	@$(BIN)/python -m hardpos.workflow.costs $(RESULTS)
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
