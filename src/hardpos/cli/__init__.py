@@ -14,7 +14,9 @@ import sys
 from hardpos.errors import HardposError
 
 # subcommand modules under hardpos.cli; each has add_parser(subparsers) and run(args)
-COMMANDS = ("train_command", "evaluate_command", "attack_command", "pass_command")
+COMMANDS = (
+    "train_command", "evaluate_command", "attack_command", "pass_command", "tables_command",
+)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

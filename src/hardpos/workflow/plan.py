@@ -259,10 +259,10 @@ CALIBRATION: dict[str, Rate] = {
     "gather": Rate("table rows", 200_000, 3.0, None,
                    "smoke benchmark files: trainset, heldout 2.4 to 2.9 s"),
     "evaluate": Rate("images", 8_000, 3.0, 200_000, "smoke benchmark files; GPU assumed"),
-    "robustness": Rate("image passes", 2_500, 4.5, 100_000,
-                       "assumed from training (55 it/s x 64 images, forward and backward, "
-                       "3.5K image passes/s) less the attacks' per-step overhead; smoke "
-                       "benchmark files: 5.0 CPU s for 600 passes, nearly all start-up"),
+    "robustness": Rate("image passes", 5_000, 3.5, 100_000,
+                       "mini benchmark files (13 jobs of 16K image passes, 2026-12-01): 6.1 "
+                       "CPU s a job, 0.56 of the first guess (2,500 passes/s, 4.5 s start-up); "
+                       "smoke: 5.0 CPU s for 600 passes, nearly all start-up; GPU assumed"),
     "figure": Rate("table rows", 200_000, 4.0, None, "smoke benchmark files"),
     "table": Rate("models", 100, 3.5, None, "smoke benchmark files"),
     "other": Rate("jobs", 1.0, 3.0, None, "no model for this rule: start-up only"),
@@ -560,26 +560,28 @@ def make_plan(
     plan = _generation(config) if config.get("dataset", "mnist") == "mnist" else {}
     costs = [job_cost(job, config, plan) for job in jobs]
     done = [bool(job.outputs) and all(exists(p) for p in job.outputs) for job in jobs]
-    # calibrate each rule by its finished jobs' benchmark files
+    # calibrate each rule by its finished jobs' benchmark files, which time the job itself
+    # and not Snakemake's scheduling of it (SCHEDULER_SECONDS)
     measured: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for job, cost in zip(jobs, costs, strict=True):
         if job.benchmark and exists(job.benchmark):
             seconds = read_benchmark(job.benchmark)
             model = cost.gpu_seconds if has_gpu and cost.gpu_seconds else cost.cpu_seconds
-            if seconds is not None and model > 0:
-                measured[job.rule].append((seconds, model))
+            if seconds is not None and model > SCHEDULER_SECONDS:
+                measured[job.rule].append((seconds, model - SCHEDULER_SECONDS))
     ratio = {
         rule: sum(m for m, _ in pairs) / sum(c for _, c in pairs)
         for rule, pairs in measured.items()
     }
-    cpu = [
-        c.cpu_seconds * (1.0 if has_gpu else ratio.get(j.rule, 1.0))
-        for j, c in zip(jobs, costs, strict=True)
-    ]
+
+    def scaled(seconds: float, rule: str, applies: bool) -> float:
+        if not applies or rule not in ratio or seconds <= SCHEDULER_SECONDS:
+            return seconds
+        return SCHEDULER_SECONDS + (seconds - SCHEDULER_SECONDS) * ratio[rule]
+
+    cpu = [scaled(c.cpu_seconds, j.rule, not has_gpu) for j, c in zip(jobs, costs, strict=True)]
     gpu = [
-        (c.gpu_seconds * (ratio.get(j.rule, 1.0) if has_gpu else 1.0))
-        if c.gpu_seconds is not None
-        else cpu_s
+        scaled(c.gpu_seconds, j.rule, has_gpu) if c.gpu_seconds is not None else cpu_s
         for j, c, cpu_s in zip(jobs, costs, cpu, strict=True)
     ]
     summaries: dict[str, RuleSummary] = {}

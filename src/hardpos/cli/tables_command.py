@@ -1,0 +1,60 @@
+"""``hardpos tables``: Table 1, its side-by-side with the paper and held-out by type, from
+a run's evaluation records.
+
+The workflow's ``table1`` rule does this at the end of a run. This command does it for
+records a run left behind: a run of an older commit (its records read the same) re-read
+with today's statistics, or a partial run's finished models (every recipe row says over
+how many nets it is).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from hardpos.errors import InputError
+
+TABLE_FILES = {
+    "table1_csv": "table1.csv",
+    "table1_md": "table1.md",
+    "table1_tex": "table1.tex",
+    "vs_paper_csv": "table1_vs_paper.csv",
+    "vs_paper_md": "table1_vs_paper.md",
+    "by_type_csv": "heldout_by_type.csv",
+    "by_type_md": "heldout_by_type.md",
+}
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "tables", help="Table 1 and its companions from a run's evaluation records"
+    )
+    p.add_argument("results", help="a run's results folder (its eval/ and robustness/ records)")
+    p.add_argument("--out", required=True, help="folder for the tables (created)")
+    p.add_argument("--paper", default="config/paper_table1.yaml", help="the paper's Table 1")
+    p.add_argument(
+        "--order", default="basic", help="recipes first, comma-separated; the rest alphabetically"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from hardpos.report.outputs import write_tables
+
+    results = Path(args.results)
+    evaluations = sorted((results / "eval").rglob("*.json"))
+    if not evaluations:
+        raise InputError(f"{results / 'eval'}: no evaluation records (*.json)")
+    if not Path(args.paper).is_file():
+        raise InputError(f"--paper {args.paper}: no such file (the paper's Table 1, YAML)")
+    robustness = sorted((results / "robustness").rglob("*.json"))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_tables(
+        evaluations=evaluations,
+        paper=args.paper,
+        recipe_order=[name for name in args.order.split(",") if name],
+        robustness=robustness,
+        outs={key: out / name for key, name in TABLE_FILES.items()},
+    )
+    print(f"{len(evaluations)} evaluation and {len(robustness)} robustness records -> {out}")
+    return 0
