@@ -1,12 +1,13 @@
-"""Several LeNets trained in one step: stacked weights, one grouped convolution per layer.
+"""Several LeNets trained in one step: stacked weights, ``vmap`` over ``functional_call``.
 
 The nets of one job share the training set, the solver settings and the iteration
 counter; each has its own seed (initial weights when trained from scratch, and the order
 of the data), its own momentum buffers and its own loss. One step draws net ``k``'s batch
 from its own :class:`~hardpos.training.batches.BatchOrder` (or
-:class:`~hardpos.training.batches.MixedBatchOrder`), evaluates all nets at once (a
-grouped convolution and a batched matrix product per layer, :func:`stacked_logits`; or
-``torch.func.vmap(grad_and_value(loss))`` over ``functional_call``), and applies
+:class:`~hardpos.training.batches.MixedBatchOrder`), evaluates all nets at once
+(``torch.func.vmap(grad_and_value(loss))`` over ``functional_call``, the default; or
+``kernel="grouped"``: a grouped convolution and a batched matrix product per layer,
+:func:`stacked_logits`), and applies
 :func:`~hardpos.training.solver.caffe_sgd_step` to the stacked tensors, which is
 element-wise and so the very update each net gets alone. Net ``k`` therefore follows the
 trajectory of :func:`hardpos.training.lenet_training.train` with ``seed=seeds[k]``, up to
