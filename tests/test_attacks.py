@@ -524,7 +524,7 @@ def test_l2_per_pixel_matches_the_pass_module(lenet64, digits):
         ({"methods": ["hc-d-0"]}, "'hc-d-0'"),
         ({"factors": [1.0, -1.0]}, "factor -1.0"),
         ({"factors": []}, "factors is empty"),
-        ({"batch_size": 0}, "batch_size must be a positive integer; got 0"),
+        ({"batch_size": 0}, 'batch_size must be a positive integer or "auto"; got 0'),
         ({"max_scale": float("nan")}, "max_scale"),
     ],
 )

@@ -140,3 +140,12 @@ def test_a_bucket_size_the_pool_cannot_supply_is_refused():
 def test_the_config_module_knows_the_mnist_counts():
     """Kept as a copy (hardpos.mnist loads torch, the DAG must not): equal to the reader's."""
     assert workflow_config.MNIST_COUNTS == MNIST_COUNTS
+
+
+@pytest.mark.parametrize("section", ["attack", "pass"])
+def test_batch_sizes_take_auto_and_name_anything_else(section):
+    config = _smoke()
+    config[section]["batch_size"] = "auto"
+    validate_config(config, SCHEMA)
+    config[section]["batch_size"] = "big"
+    _refused(config, rf"{section}\.batch_size: 'big' is not a positive integer, or auto")

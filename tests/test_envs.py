@@ -49,3 +49,17 @@ def test_the_library_alone_needs_no_workflow_or_report_packages():
     assert names == {
         "torch", "torchvision", "numpy", "opencv-python-headless", "pandas", "pyarrow", "tqdm",
     }  # fmt: skip
+
+
+def test_source_packages_needing_old_setuptools_come_prebuilt_from_conda():
+    """A conda env's pip section cannot pass pip's --build-constraint, so a package that
+    envs/build-constraints.txt exists for (visdom, under adv-lib) must come from conda-forge
+    already built, or `snakemake --sdm conda` fails on setuptools >= 81."""
+    constraints = (REPO / "envs" / "build-constraints.txt").read_text()
+    assert "setuptools<81" in constraints and "visdom" in constraints
+    for env_file in (REPO / "envs").glob("*.yaml"):
+        deps = yaml.safe_load(env_file.read_text())["dependencies"]
+        conda = {_name(d.split("=")[0]) for d in deps if isinstance(d, str)}
+        pip = next(d["pip"] for d in deps if isinstance(d, dict) and "pip" in d)
+        if "adv-lib" in {_name(r) for r in pip}:
+            assert "visdom" in conda, f"{env_file.name}: visdom must be a conda dependency"

@@ -31,6 +31,9 @@ from hardpos.errors import InputError
 log = logging.getLogger(__name__)
 
 CPU_FORWARD_BATCH = 256
+# batch_size "auto": this on the CPU; on CUDA as many pairs as half the free memory holds
+CPU_AUTO_BATCH = 4096
+_PROBE_PAIRS = 256  # pairs of the forward and backward pass that measures memory per pair
 # generate_to_files merges its chunks' tables every this many chunks
 TABLE_MERGE = 64
 # float pixels further than this from the 1/255 grid (in grey levels) are reported
@@ -254,6 +257,8 @@ def generate(
     batch_size : (image, direction) pairs searched together (the active set; pairs leave
         it when finished). Batch sizes change results only through the floating-point
         rounding of a float32 model's gradients (s_min in the 5th digit, rarely).
+        ``"auto"``: 4096 on the CPU; on CUDA as many as half the device's free memory
+        holds, measured by one forward and backward pass of the model (at most 65,536).
     device : where the model runs (``"auto"``: CUDA when present; default: where its
         parameters are).
     forward_batch : at most this many images per forward pass (default: 256 on the CPU,
@@ -388,10 +393,13 @@ def _prepare(model, images, labels, options: AttackOptions) -> _Run:
         std=options.std,
         device=dev,
     )
+    batch_size = options.batch_size
+    if batch_size == "auto":
+        batch_size = auto_batch_size(pixel_model, pixels.x[:_PROBE_PAIRS])
     forward_batch = options.forward_batch
     if forward_batch is None:
         on_cpu = model_device(pixel_model).type == "cpu"
-        forward_batch = CPU_FORWARD_BATCH if on_cpu else int(options.batch_size)
+        forward_batch = CPU_FORWARD_BATCH if on_cpu else int(batch_size)
     return _Run(
         model=pixel_model,
         pixels=pixels,
@@ -399,10 +407,35 @@ def _prepare(model, images, labels, options: AttackOptions) -> _Run:
         directions=directions,
         factors=factor_list,
         search=search,
-        chunk=max(1, int(options.batch_size) // len(directions)),
+        chunk=max(1, int(batch_size) // len(directions)),
         forward_batch=int(forward_batch),
         progress=_show_progress(options.progress),
     )
+
+
+def auto_batch_size(model: PixelModel, sample: np.ndarray) -> int:
+    """``batch_size="auto"``: :data:`CPU_AUTO_BATCH` on the CPU; on CUDA the pairs that
+    half the free memory holds, from the peak memory of one forward and backward pass on
+    :data:`_PROBE_PAIRS` pairs made of ``sample`` (uint8 ``[n, C, H, W]``), plus the
+    search's own buffers per pair (direction, image, candidate: three float images)."""
+    from hardpos.device import batch_for_memory, free_memory, peak_bytes_per_item
+
+    device = model_device(model)
+    if device.type != "cuda" or len(sample) == 0:
+        return CPU_AUTO_BATCH
+    repeats = -(-_PROBE_PAIRS // len(sample))
+    probe = torch.as_tensor(np.asarray(sample)).repeat(repeats, 1, 1, 1)[:_PROBE_PAIRS]
+
+    def forward_backward(items: int) -> None:
+        x = probe[:items].to(device=device, dtype=model.dtype).requires_grad_(True)
+        with _eval_mode(model.model):
+            model.logits(x).sum().backward()
+
+    per_pair = peak_bytes_per_item(forward_backward, device, _PROBE_PAIRS)
+    per_pair += 3 * probe[0].numel() * torch.finfo(model.dtype).bits // 8
+    batch = batch_for_memory(free_memory(device), per_pair)
+    log.info("attack batch_size auto: %d pairs (%.0f bytes a pair on %s)", batch, per_pair, device)
+    return batch
 
 
 def _iterate(run: _Run) -> Iterator[_Piece]:

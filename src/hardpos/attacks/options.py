@@ -53,7 +53,7 @@ class AttackOptions:
 
     methods: str | Sequence[str] = ("fgs", "fgv", "hc-d-9")
     factors: Sequence[float] = (1.0,)
-    batch_size: int = 4096
+    batch_size: int | str = 4096
     forward_batch: int | None = None
     device: object = None
     input_range: Sequence[float] = PIXEL_RANGE
@@ -102,8 +102,11 @@ class AttackOptions:
             value = getattr(self, name)
             if value is None and name == "forward_batch":
                 continue
+            if value == "auto" and name == "batch_size":
+                continue
             if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < 1:
-                raise InputError(f"{name} must be a positive integer; got {value!r}")
+                wanted = "a positive integer" + (' or "auto"' if name == "batch_size" else "")
+                raise InputError(f"{name} must be {wanted}; got {value!r}")
 
 
 DEFAULTS = AttackOptions()

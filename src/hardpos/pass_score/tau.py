@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import torch
 
 from hardpos.errors import InputError
 from hardpos.pass_score.scoring import pass_score
+
+CPU_AUTO_BATCH = 4096  # batch_size "auto" on the CPU; on CUDA what the device holds
 
 
 def filter_by_tau(table: pd.DataFrame, tau: float, column: str = "pass") -> pd.DataFrame:
@@ -33,7 +36,7 @@ def score_generated(
     orig_images: np.ndarray,
     table: pd.DataFrame,
     backend: str = "auto",
-    batch_size: int = 16384,
+    batch_size: int | str = 16384,
     *,
     device: str | None = None,
     **ecc_options,
@@ -47,7 +50,9 @@ def score_generated(
     :func:`pass_score` ``batch_size`` at a time to bound memory; ``backend``, ``device``
     and ``ecc_options`` are passed on. Both image arrays may be memory maps
     (:func:`hardpos.files.images.load_images`): only each batch's images are read, so memory is set
-    by ``batch_size``, not by the number of images.
+    by ``batch_size``, not by the number of images. ``batch_size="auto"``: 4096 on the
+    CPU; on CUDA the pairs that iterate together on the device
+    (:func:`hardpos.pass_score.torch_backend.gpu_capacity`, from its free memory).
     """
     adv_images = np.asarray(adv_images)
     orig_images = np.asarray(orig_images)
@@ -77,6 +82,7 @@ def score_generated(
             f"got dtype {source.dtype}"
             + (f" and range [{source.min()}, {source.max()}]" if len(source) else "")
         )
+    batch_size = _batch_size(batch_size, adv_images.shape, device)
     scores = np.empty(len(table), dtype=np.float64)
     converged = np.empty(len(table), dtype=bool)
     for start in range(0, len(table), batch_size):
@@ -93,3 +99,20 @@ def score_generated(
     out["pass"] = scores
     out["ecc_converged"] = converged
     return out
+
+
+def _batch_size(batch_size: int | str, shape: tuple[int, ...], device) -> int:
+    if batch_size == "auto":
+        dev = torch.device(device or "cpu")
+        if dev.type != "cuda":
+            return CPU_AUTO_BATCH
+        from hardpos.pass_score.torch_backend import gpu_capacity
+
+        return gpu_capacity(shape[2] * shape[3], dev)
+    if (
+        not isinstance(batch_size, int | np.integer)
+        or isinstance(batch_size, bool)
+        or (batch_size < 1)
+    ):
+        raise InputError(f'batch_size must be a positive integer or "auto"; got {batch_size!r}')
+    return int(batch_size)

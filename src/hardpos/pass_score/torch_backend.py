@@ -90,16 +90,24 @@ def _score_images(adv, orig, **options):
 
 _MIN_PAIRS_PER_PROCESS = 256  # below this a worker process costs more than it saves
 
-# On CUDA: the ECC and SSIM buffers of the pairs iterating together may take this much
-# (the workspace's 36 float32 values per pixel and pair, with the temporaries of a step
-# about 48, so 192 bytes per pixel and pair).
-GPU_WORKSPACE_BYTES = 1 << 30
+# On CUDA: the ECC and SSIM buffers of the pairs iterating together take about 192 bytes
+# per pixel and pair (the workspace's 36 float32 values per pixel and pair, with the
+# temporaries of a step about 48); as many pairs iterate as half the free memory holds.
 _BYTES_PER_PIXEL_AND_PAIR = 192
+GPU_MAX_PAIRS = 8192
 
 
-def _gpu_capacity(pixels: int) -> int:
-    """How many pairs of ``pixels`` pixels iterate together on CUDA."""
-    return max(1, min(8192, GPU_WORKSPACE_BYTES // (_BYTES_PER_PIXEL_AND_PAIR * pixels)))
+def gpu_capacity(pixels: int, device: torch.device) -> int:
+    """How many pairs of ``pixels`` pixels iterate together on the CUDA ``device``: as
+    many as half its free memory holds, at most :data:`GPU_MAX_PAIRS`."""
+    from hardpos.device import batch_for_memory, free_memory
+
+    free = free_memory(device)
+    if free is None:
+        raise ValueError(f"gpu_capacity is for CUDA devices; got {device}")
+    return batch_for_memory(
+        free, _BYTES_PER_PIXEL_AND_PAIR * pixels, most=GPU_MAX_PAIRS, multiple=1
+    )
 
 
 def pass_scores(
@@ -116,8 +124,9 @@ def pass_scores(
     """Scores, convergence flags and homographies for validated float32 NCHW batches.
 
     ``capacity`` pairs iterate together: 64 on the CPU by default, so a step's buffers
-    stay near the cache; on CUDA as many as fit :data:`GPU_WORKSPACE_BYTES`, at most 8192
-    (7,133 pairs of 28 x 28, 111 of 224 x 224). On the CPU torch runs single-threaded and
+    stay near the cache; on CUDA as many as half the device's free memory holds, at most
+    8192 (:func:`gpu_capacity`: 8192 pairs of 28 x 28 take 1.2 GB, and 8192 of 224 x 224
+    take 79 GB, so smaller devices hold fewer). On the CPU torch runs single-threaded and
     the pairs are split into ``processes`` (default ``torch.get_num_threads()``) equal
     parts, the first scored in this process and each other one in a worker process
     (:mod:`hardpos.pass_score.workers`, forked on first use and kept): ECC makes many
@@ -137,7 +146,7 @@ def pass_scores(
     if batch_size is None:
         batch_size = max(1, -(-n // processes))
     if capacity is None:
-        capacity = 64 if on_cpu else _gpu_capacity(adv.shape[2] * adv.shape[3])
+        capacity = 64 if on_cpu else gpu_capacity(adv.shape[2] * adv.shape[3], device)
     options = {"device": device, "dtype": dtype, "capacity": capacity, "ecc": ecc}
     previous = torch.get_num_threads()
     try:
