@@ -5,8 +5,9 @@ LeNet alone (``train``), of ``--stack`` nets stacked in one step (``train_stacke
 same stack with ``compile_step`` (torch.compile; a captured CUDA graph on CUDA) when
 ``--compile`` is given, attack directions per second (``generate`` with fgs, fgv and
 hc-d-9 on LeNet: table rows, one per correctly classified image and direction), and PASS
-pairs per second (torch backend, on perturbed MNIST test digits); then each device's
-figure over the CPU's. Without a GPU it prints the CPU column only and says so.
+pairs per second (torch backend, on perturbed MNIST test digits), and the batch sizes
+``auto`` picks there; then each device's figure over the CPU's. Without a GPU it prints
+the CPU column only and says so.
 
 The LeNet attacked is trained here for ``--attack-net-iterations`` (accuracy matters little
 for the rate). The load average is printed: on a shared machine the CPU figures are noisy.
@@ -26,9 +27,12 @@ from pathlib import Path
 import torch
 
 from hardpos.attacks import generate
+from hardpos.attacks.classifier import PixelModel
+from hardpos.attacks.generation import auto_batch_size
 from hardpos.mnist.idx import load_mnist
 from hardpos.pass_score import pass_score
 from hardpos.pass_score.pairs import perturbed_pairs
+from hardpos.pass_score.torch_backend import gpu_capacity
 from hardpos.training.lenet_training import train
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -82,7 +86,19 @@ def figures(device: str, data, model, args) -> dict[str, float]:
         model, test_images[:n], test_labels[:n], device
     )
     rows["PASS pairs/s (torch backend)"] = pass_rate(adv, orig, device)
+    rows["attack batch_size auto (pairs)"] = auto_batch_size(
+        PixelModel(model.to(device), channels=1), test_images[:256, None]
+    )
+    model.to("cpu")
+    if device.startswith("cuda"):
+        rows["PASS pairs iterating together (auto)"] = gpu_capacity(28 * 28, torch.device(device))
+    else:
+        rows["PASS pairs iterating together (auto)"] = 64
     return rows
+
+
+def _cell(value: float) -> str:
+    return str(value) if isinstance(value, int) else f"{value:.1f}"
 
 
 def main() -> int:
@@ -118,7 +134,7 @@ def main() -> int:
     print(f"\n| figure | {header} |" + (" cuda / cpu |" if len(devices) > 1 else ""))
     print("| --- |" + " ---: |" * (len(devices) + (len(devices) > 1)))
     for name, cpu_value in results["cpu"].items():
-        cells = " | ".join(f"{results[d][name]:.1f}" for d in devices)
+        cells = " | ".join(_cell(results[d][name]) for d in devices)
         ratio = f" {results['cuda'][name] / cpu_value:.1f} |" if len(devices) > 1 else ""
         print(f"| {name} | {cells} |{ratio}")
     return 0
