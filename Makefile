@@ -12,7 +12,7 @@ CORES ?= $(shell nproc 2>/dev/null || echo 1)
 PYTEST_ARGS ?=
 STAMP := $(VENV)/.hardpos-installed
 
-.PHONY: plan run unlock test lint format costs bench test-slurm clean-results
+.PHONY: plan run unlock test lint format costs slurm-sizing bench test-slurm clean-results
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -77,6 +77,13 @@ test-slurm: $(STAMP)
 RESULTS ?= results
 costs: $(STAMP)
 	@$(BIN)/python -m hardpos.workflow.costs $(RESULTS)
+
+# SLURM runtime and mem_mb per rule for the paper config, from a measured run's benchmark
+# files: make slurm-sizing MEASURED="--configfile config/mini.yaml --config results=DIR"
+MEASURED ?= --configfile config/mini.yaml
+slurm-sizing: $(STAMP)
+	@$(BIN)/python -m hardpos.workflow.slurm_sizing --snakemake $(BIN)/snakemake \
+	  --measured "$(MEASURED)" $(ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'

@@ -393,6 +393,12 @@ def job_cost(job: Job, config: Mapping, plan: Mapping) -> JobCost:
     return JobCost(stage, units, cpu, gpu)
 
 
+def job_costs(jobs: Sequence[Job], config: Mapping) -> list[JobCost]:
+    """:func:`job_cost` of each job of a run with ``config``."""
+    plan = _generation(config) if config.get("dataset", "mnist") == "mnist" else {}
+    return [job_cost(job, config, plan) for job in jobs]
+
+
 # ---------------------------------------------------------------------------------------
 # Scheduling
 
@@ -557,8 +563,7 @@ def make_plan(
     exists=os.path.exists,
 ) -> Plan:
     """Jobs per rule and the time they take on ``cores`` CPU cores and on one GPU."""
-    plan = _generation(config) if config.get("dataset", "mnist") == "mnist" else {}
-    costs = [job_cost(job, config, plan) for job in jobs]
+    costs = job_costs(jobs, config)
     done = [bool(job.outputs) and all(exists(p) for p in job.outputs) for job in jobs]
     # calibrate each rule by its finished jobs' benchmark files, which time the job itself
     # and not Snakemake's scheduling of it (SCHEDULER_SECONDS)
@@ -737,7 +742,8 @@ def plan_for(args: Sequence[str], *, snakemake: str, cores: int, has_gpu: bool) 
     return make_plan(jobs, config, cores=cores, gpu_slots=slots, has_gpu=has_gpu)
 
 
-def _configs(args: Sequence[str]) -> str:
+def describe_configs(args: Sequence[str]) -> str:
+    """The config files (and overrides) a run with these arguments reads, for titles."""
     files, overrides = split_snakemake_args(args)
     text = " + ".join(["config/config.yaml", *files])
     return text + (f" (--config {' '.join(overrides)})" if overrides else "")
@@ -777,7 +783,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         plan = plan_for(args, snakemake=ours.snakemake, cores=ours.cores, has_gpu=has_gpu)
         plan.load = os.getloadavg()[0]
         device = "a CUDA device" if has_gpu else "no CUDA device"
-        print(format_plan(plan, title=f"Plan: {_configs(args)}; {ours.cores} cores, {device}"))
+        print(
+            format_plan(plan, title=f"Plan: {describe_configs(args)}; {ours.cores} cores, {device}")
+        )
         if not has_gpu and plan.cpu_wall_hours > LONG_RUN_HOURS:
             print(
                 f"\nThis is a long run for this machine: about {duration(plan.cpu_wall_hours)} "
