@@ -262,3 +262,58 @@ def test_side_by_side_tests_the_papers_rows_against_its_basic_lenet(with_clean):
     assert both.loc["HC-D-9-1.05", "paper_mnist_vs_basic_p"] == pytest.approx(expected)
     assert np.isnan(both.loc["Basic LeNet", "paper_mnist_vs_basic_p"])
     assert both.loc["FGS", "ours_mnist_vs_clean_p"] == pytest.approx(1.0)
+
+
+def _nets(recipe: str, errors: dict[tuple[int, int], float]) -> pd.DataFrame:
+    rows = [
+        {"recipe": recipe, "net": n, "order": o, "mnist_test": e} for (n, o), e in errors.items()
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_paired_test_matches_a_hand_worked_case_and_ignores_unmatched_nets():
+    # differences 1, 2, 3 over the pairs (mean 2, s = 1): t = 2 sqrt(3), df = 2
+    recipe = _nets("HC", {(1, 1): 11.0, (1, 2): 22.0, (2, 1): 33.0, (3, 3): 99.0})
+    clean = _nets("clean", {(2, 1): 30.0, (1, 1): 10.0, (1, 2): 20.0, (3, 1): 5.0})
+    test, pairs = table1.paired_test(recipe, clean, "mnist_test")
+    t = 2 * np.sqrt(3.0)
+    assert pairs == 3  # (3, 3) and (3, 1) have no partner
+    assert (test.diff, test.t, test.df) == (pytest.approx(2.0), pytest.approx(t), 2.0)
+    assert test.p == pytest.approx(1 - t / np.sqrt(2 + t**2), rel=1e-9)
+
+
+def test_paired_test_agrees_with_scipy_for_nine_pairs():
+    from scipy import stats as scipy_stats
+
+    rng = np.random.default_rng(1)
+    keys = [(n, o) for n in (1, 2, 3) for o in (1, 2, 3)]
+    parent = {k: 0.8 + 0.1 * k[0] for k in keys}  # the parent moves both recipes alike
+    a = {k: parent[k] + 0.02 + 0.01 * rng.standard_normal() for k in keys}
+    b = {k: parent[k] + 0.01 * rng.standard_normal() for k in keys}
+    test, pairs = table1.paired_test(_nets("HC", a), _nets("clean", dict(reversed(b.items()))),
+                                     "mnist_test")  # fmt: skip
+    theirs = scipy_stats.ttest_rel([a[k] for k in keys], [b[k] for k in keys])
+    assert pairs == 9
+    assert test.t == pytest.approx(theirs.statistic, rel=1e-12)
+    assert test.p == pytest.approx(theirs.pvalue, rel=1e-9)
+    # the unpaired test sees the parents' spread as noise and cannot tell them apart
+    assert table1.welch_test(list(a.values()), list(b.values())).p > 0.05 > test.p
+
+
+def test_table1_shows_the_paired_comparison_with_clean(with_clean, tmp_path):
+    evals = table1.load_evaluations(with_clean)
+    table = table1.table1(evals, recipe_order=["basic", "clean", "FGS"]).set_index("recipe")
+    group = {r: evals.loc[evals["recipe"] == r] for r in ("clean", "FGS")}
+    expected, pairs = table1.paired_test(group["FGS"], group["clean"], "heldout")
+    assert pairs == 3 and table.loc["FGS", "heldout_vs_clean_pairs"] == 3
+    assert table.loc["FGS", "heldout_vs_clean_paired_p"] == pytest.approx(expected.p)
+    assert np.isnan(table.loc["clean", "heldout_vs_clean_paired_p"])
+    md = tmp_path / "t.md"
+    table1.write_table1(table.reset_index(), tmp_path / "t.csv", md, tmp_path / "t.tex")
+    assert "Held-out vs clean, paired" in md.read_text()
+
+
+def test_two_records_of_one_net_and_ordering_are_named_not_paired():
+    recipe = pd.concat([_nets("HC", {(1, 1): 1.0}), _nets("HC", {(1, 1): 2.0})])
+    with pytest.raises(DataError, match=r"two evaluation records .*'net': 1, 'order': 1"):
+        table1.paired_test(recipe, _nets("clean", {(1, 1): 1.0}), "mnist_test")
