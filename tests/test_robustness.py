@@ -329,3 +329,11 @@ def test_objective_recipes_parse_draw_no_generated_images_and_check_their_settin
         parse_recipes([{"name": "P", "method": "pgd-at", "k": 3}])
     with pytest.raises(InputError, match="recipe 'P': pgd-at eps 3"):
         parse_recipes([{"name": "P", "method": "pgd-at", "eps": 3}])
+
+
+def test_the_robust_accuracy_figure_gives_every_recipe_its_own_line():
+    from hardpos.robustness.figure import line_styles
+
+    styles = line_styles(30)  # the paper config has 17 recipes and baselines
+    assert len(set(styles)) == 30
+    assert len({colour for colour, _, _ in styles[:10]}) == 10  # the first ten: colour alone

@@ -10,6 +10,31 @@ import pandas as pd
 
 from hardpos.files.atomic import atomic_path
 
+_COLOURS = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)  # fmt: skip  (matplotlib's tab10)
+_LINES = ("-", "--", ":")
+_MARKERS = "os^Dv<>ph*"
+
+
+def line_styles(n: int) -> list[tuple[str, str, str]]:
+    """(colour, line style, marker) of ``n`` lines, no two alike: the ten colours with
+    solid lines, then dashed, then dotted, each with its own marker, so that a config's 17
+    recipes stay apart (one colour cycle alone would give two rows the same line)."""
+    return [
+        (_COLOURS[i % 10], _LINES[(i // 10) % len(_LINES)], _MARKERS[(i + i // 10) % 10])
+        for i in range(n)
+    ]
+
 
 def plot_robust_accuracy(
     records: pd.DataFrame,
@@ -19,7 +44,8 @@ def plot_robust_accuracy(
     recipe_order: Sequence[str] = (),
 ) -> None:
     """One line per recipe: mean robust accuracy (percent) over its networks at each
-    budget (budget 0: clean accuracy), with a band from the lowest to the highest net.
+    budget (budget 0: clean accuracy), with a band from the lowest to the highest net;
+    the legend beside the axes.
 
     ``records``: :func:`hardpos.robustness.record.load_records`'s frame.
     """
@@ -31,9 +57,9 @@ def plot_robust_accuracy(
     budgets = sorted({b for cols in records["linf"] for b in cols})
     present = list(dict.fromkeys(records["recipe"]))
     order = [r for r in recipe_order if r in present] + sorted(set(present) - set(recipe_order))
-    fig, ax = plt.subplots(figsize=(6.0, 4.0))
+    fig, ax = plt.subplots(figsize=(8.0, 4.5))
     xs = np.array([0.0, *budgets])
-    for recipe in order:
+    for recipe, (colour, style, marker) in zip(order, line_styles(len(order)), strict=True):
         group = records[records["recipe"] == recipe]
         curves = np.array(
             [
@@ -44,17 +70,20 @@ def plot_robust_accuracy(
             ]
         )  # fmt: skip
         mean = np.nanmean(curves, axis=0)
-        (line,) = ax.plot(xs, mean, marker="o", label=f"{recipe} ({len(group)})")
+        ax.plot(xs, mean, color=colour, linestyle=style, marker=marker,
+                label=f"{recipe} ({len(group)})")  # fmt: skip
         if len(group) > 1:
             ax.fill_between(
-                xs, np.nanmin(curves, 0), np.nanmax(curves, 0), color=line.get_color(), alpha=0.15
+                xs, np.nanmin(curves, 0), np.nanmax(curves, 0), color=colour, alpha=0.08
             )
     ax.set_xlabel("L-inf budget on [0, 1] (x 255 = grey levels)")
     ax.set_ylabel("accuracy under attack (%)")
     ax.set_xticks(xs)
     ax.set_ylim(-2, 102)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, title="recipe (networks)", title_fontsize=7)
+    # beside the axes: inside, 17 entries cover the lines they name
+    ax.legend(fontsize=7, title="recipe (networks)", title_fontsize=7,
+              loc="upper left", bbox_to_anchor=(1.01, 1.0))  # fmt: skip
     fig.tight_layout()
     for path in (png, pdf):
         with atomic_path(path) as tmp:
