@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from workflow_outputs import copy_workflow, finished_outputs
+from workflow_outputs import copy_workflow, finished_outputs, running_jobs_files
 
 REPO = Path(__file__).resolve().parents[1]
 VENV = Path(sys.executable).parent.parent
@@ -155,7 +155,11 @@ def test_smoke_run_killed_during_fine_tuning_resumes_and_makes_every_table_and_f
     assert first.poll() is None, "the smoke run ended before fine-tuning: " + first.stdout.read()
     os.killpg(first.pid, signal.SIGKILL)
     first.wait()
-    finished = finished_outputs(results)
+    # a job that was running at the kill is redone even if it had just written its
+    # outputs (Snakemake had not yet recorded it done): those are not finished ones
+    (log,) = (workdir / ".snakemake" / "log").glob("*.log")
+    running = running_jobs_files(log, workdir)
+    finished = {p: t for p, t in finished_outputs(results).items() if p not in running}
     killed = sorted(p.name for p in checkpoints.rglob("*.ckpt"))
     assert killed
 
@@ -164,7 +168,8 @@ def test_smoke_run_killed_during_fine_tuning_resumes_and_makes_every_table_and_f
     output, _ = locked.communicate(timeout=300)
     assert locked.returncode != 0
     assert "Directory cannot be locked" in output and "make unlock" in output, output[-3000:]
-    assert not finished_outputs(results).keys() - finished.keys(), "the locked run made files"
+    made = finished_outputs(results).keys() - finished.keys() - running
+    assert not made, f"the locked run made files: {sorted(made)}"
     unlock = make_target(workdir, "unlock", "--configfile config/smoke.yaml")
     assert unlock.returncode == 0, unlock.stdout[-2000:]
     assert not list((workdir / ".snakemake" / "locks").glob("*.lock"))
@@ -201,3 +206,21 @@ def test_smoke_run_killed_during_fine_tuning_resumes_and_makes_every_table_and_f
     assert "fig4.png" in report and "table1.csv" in report
     again = snakemake(workdir, "--configfile", "config/smoke.yaml", "-n")
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_the_jobs_running_at_a_kill_are_read_from_the_log(tmp_path):
+    log = tmp_path / "run.log"
+    log.write_text(
+        "localrule generate:\n    input: results/models/base/net1.pt\n"
+        "    output: results/a/images.npz, results/a/table.parquet\n"
+        "    log: results/logs/a.log\n    jobid: 7\n"
+        "    benchmark: results/benchmarks/generate/a.tsv\n    reason: Missing output files\n"
+        "localrule trainset:\n    output: results/trainsets/b.npz\n    jobid: 8\n"
+        "    reason: Missing output files\n"
+        "Finished jobid: 8 (Rule: trainset)\n"
+    )
+    assert running_jobs_files(log, tmp_path) == {
+        tmp_path / "results/a/images.npz",
+        tmp_path / "results/a/table.parquet",
+        tmp_path / "results/benchmarks/generate/a.tsv",
+    }

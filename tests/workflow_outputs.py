@@ -16,6 +16,29 @@ def finished_outputs(results: Path) -> dict[Path, int]:
     }
 
 
+def running_jobs_files(log: Path, workdir: Path) -> set[Path]:
+    """Outputs and benchmark files of the jobs a Snakemake log shows started and not
+    finished: the jobs running when that run was killed. Snakemake marks their outputs
+    incomplete and redoes them, even where the job had written them just before the kill."""
+    started: dict[str, set[Path]] = {}
+    finished: set[str] = set()
+    files: set[Path] = set()
+    for line in log.read_text().splitlines():
+        key, _, value = line.strip().partition(": ")
+        if key in ("output", "benchmark"):
+            files |= {workdir / part.strip() for part in value.split(",")}
+        elif key == "jobid":
+            started[value.strip()] = files
+            files = set()
+        elif line.startswith("Finished jobid: "):
+            finished.add(line.split()[2])
+        if key == "benchmark" and started:  # the benchmark line follows the jobid line
+            last = next(reversed(started))
+            started[last] |= files
+            files = set()
+    return set().union(*(paths for job, paths in started.items() if job not in finished))
+
+
 def copy_workflow(dest: Path, items: tuple[str, ...]) -> Path:
     """A copy of the workflow's ``items`` (files or folders) in ``dest``, with ``src`` linked
     to this checkout's library, for a test to run the real snakemake on."""

@@ -249,20 +249,26 @@ CALIBRATION: dict[str, Rate] = {
     "finetune": Rate("plain iterations", 55, 4.5, 1_500,
                      "as train; start-up adds the base net's solver and the recipe's set; "
                      "an objective recipe's iteration counts as its passes (_passes)"),
-    "generate": Rate("image x direction pairs", 490, 3.4, 40_000,
+    "generate": Rate("image x direction pairs", 490, 4.5, 40_000,
                      "hardpos attack --threads 1, HC-D-9 on test digits of a 10K-iteration "
                      "net: 4,455 pairs in 12.5 CPU s, 880 in 5.2 (2.0 ms a pair, 3.4 s "
-                     "start-up); GPU assumed"),
+                     "start-up); start-up raised to 4.5 s after the whole mini run (24 jobs "
+                     "1.15x) and an idle smoke run (6 small jobs 1.74x), 2026-12-02; GPU "
+                     "assumed"),
     "score_pass": Rate("PASS pairs", 12_000, 3.0, 200_000,
                        "README (benchmarks/pass_score.py): torch backend 20K pairs/s per "
                        "warm process; one cold call here: 6.5K per CPU s; GPU assumed"),
     "gather": Rate("table rows", 200_000, 3.0, None,
                    "smoke benchmark files: trainset, heldout 2.4 to 2.9 s"),
-    "evaluate": Rate("images", 8_000, 3.0, 200_000, "smoke benchmark files; GPU assumed"),
-    "robustness": Rate("image passes", 5_000, 3.5, 100_000,
-                       "mini benchmark files (13 jobs of 16K image passes, 2026-12-01): 6.1 "
-                       "CPU s a job, 0.56 of the first guess (2,500 passes/s, 4.5 s start-up); "
-                       "smoke: 5.0 CPU s for 600 passes, nearly all start-up; GPU assumed"),
+    "evaluate": Rate("images", 6_000, 4.0, 200_000,
+                     "whole mini run, 2026-12-02: 141 jobs of 17K images, 6.9 CPU s a job, "
+                     "1.36x the first figures (8,000 images/s, 3.0 s, from smoke benchmark "
+                     "files); idle smoke 1.12x; GPU assumed"),
+    "robustness": Rate("image passes", 3_500, 4.0, 100_000,
+                       "whole mini run, 2026-12-02: 141 jobs, 10.4 CPU s a job, 1.55x the "
+                       "figures taken from its first 13 (5,000 passes/s, 3.5 s start-up; the "
+                       "fine-tuned and adversarially trained nets that came later resist "
+                       "longer); idle smoke 1.34x; GPU assumed"),
     "figure": Rate("table rows", 200_000, 4.0, None, "smoke benchmark files"),
     "table": Rate("models", 100, 3.5, None, "smoke benchmark files"),
     "other": Rate("jobs", 1.0, 3.0, None, "no model for this rule: start-up only"),
