@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from report_browser import CHROMIUM, open_entry
 from workflow_outputs import copy_workflow, finished_outputs, running_jobs_files
 
 REPO = Path(__file__).resolve().parents[1]
@@ -204,6 +205,11 @@ def test_smoke_run_killed_during_fine_tuning_resumes_and_makes_every_table_and_f
     assert (benchmarks / "finetune" / "HC-D-9-net1-order2.tsv").is_file()
     report = (workdir / "report.html").read_text(errors="replace")
     assert "fig4.png" in report and "table1.csv" in report
+    if CHROMIUM:  # what a reader sees in a browser: Table 1's numbers on the page
+        shown = open_entry(workdir / "report.html", ["Tables", "view:Table 1"])
+        fgs = next(line for line in table1.splitlines() if line.startswith("| FGS "))
+        mnist = fgs.split("|")[4].strip()  # e.g. 3.855% ± 0.064
+        assert mnist in shown and "MNIST vs clean, paired" in shown, shown[-2000:]
     again = snakemake(workdir, "--configfile", "config/smoke.yaml", "-n")
     assert "Nothing to be done" in again.stdout + again.stderr
 
