@@ -21,7 +21,7 @@ def test_runtime_is_the_longest_job_scaled_by_the_measured_ratio_with_a_margin()
     scheduling = planner.SCHEDULER_SECONDS
     measured = [RuleSummary("train_base", measured=4, ratio=1.5)]
     (size,) = size_rules(jobs, CONFIG, measured, {"train_base": 700.0})
-    longest = scheduling + 1.5 * (modelled - scheduling)
+    longest = scheduling + 1.5 * (modelled - scheduling)  # benchmark files omit scheduling
     assert size.rule == "train_base" and size.jobs == 2
     assert math.isclose(size.longest_s, longest)
     assert size.runtime_min == max(10, math.ceil(2 * longest / 60 / 10) * 10)

@@ -20,23 +20,21 @@ def running_jobs_files(log: Path, workdir: Path) -> set[Path]:
     """Outputs and benchmark files of the jobs a Snakemake log shows started and not
     finished: the jobs running when that run was killed. Snakemake marks their outputs
     incomplete and redoes them, even where the job had written them just before the kill."""
-    started: dict[str, set[Path]] = {}
+    jobs: dict[str, set[Path]] = {}  # jobid -> its outputs and benchmark file
     finished: set[str] = set()
-    files: set[Path] = set()
+    outputs: set[Path] = set()  # the block's outputs, listed before its jobid
     for line in log.read_text().splitlines():
         key, _, value = line.strip().partition(": ")
-        if key in ("output", "benchmark"):
-            files |= {workdir / part.strip() for part in value.split(",")}
+        paths = {workdir / part.strip() for part in value.split(",")}
+        if key == "output":
+            outputs = paths
         elif key == "jobid":
-            started[value.strip()] = files
-            files = set()
+            jobs[value.strip()], outputs = outputs, set()
+        elif key == "benchmark" and jobs:  # listed after the jobid
+            jobs[next(reversed(jobs))] |= paths
         elif line.startswith("Finished jobid: "):
             finished.add(line.split()[2])
-        if key == "benchmark" and started:  # the benchmark line follows the jobid line
-            last = next(reversed(started))
-            started[last] |= files
-            files = set()
-    return set().union(*(paths for job, paths in started.items() if job not in finished))
+    return set().union(*(paths for job, paths in jobs.items() if job not in finished))
 
 
 def copy_workflow(dest: Path, items: tuple[str, ...]) -> Path:

@@ -1,8 +1,12 @@
-"""Device choice: CUDA when present, the CPU otherwise."""
+"""Device choice (CUDA when present, the CPU otherwise) and batch sizes from its memory."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
+
+# ``batch_size: auto`` on the CPU, where batches are sized for the caches, not for memory
+CPU_AUTO_BATCH = 4096
 
 
 def pick_device(requested: str | None = None) -> torch.device:
@@ -72,3 +76,10 @@ def peak_bytes_per_item(step, device: torch.device, items: int) -> float | None:
     step(items)
     torch.cuda.synchronize(device)
     return max(1.0, (torch.cuda.max_memory_allocated(device) - before) / items)
+
+
+def is_batch_size(value) -> bool:
+    """A positive integer (not a bool), or ``"auto"``: what a stage's ``batch_size`` takes."""
+    if value == "auto":
+        return True
+    return isinstance(value, int | np.integer) and not isinstance(value, bool) and value >= 1

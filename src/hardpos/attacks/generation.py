@@ -31,8 +31,6 @@ from hardpos.errors import InputError
 log = logging.getLogger(__name__)
 
 CPU_FORWARD_BATCH = 256
-# batch_size "auto": this on the CPU; on CUDA as many pairs as half the free memory holds
-CPU_AUTO_BATCH = 4096
 _PROBE_PAIRS = 256  # pairs of the forward and backward pass that measures memory per pair
 # generate_to_files merges its chunks' tables every this many chunks
 TABLE_MERGE = 64
@@ -414,11 +412,12 @@ def _prepare(model, images, labels, options: AttackOptions) -> _Run:
 
 
 def auto_batch_size(model: PixelModel, sample: np.ndarray) -> int:
-    """``batch_size="auto"``: :data:`CPU_AUTO_BATCH` on the CPU; on CUDA the pairs that
-    half the free memory holds, from the peak memory of one forward and backward pass on
-    :data:`_PROBE_PAIRS` pairs made of ``sample`` (uint8 ``[n, C, H, W]``), plus the
-    search's own buffers per pair (direction, image, candidate: three float images)."""
-    from hardpos.device import batch_for_memory, free_memory, peak_bytes_per_item
+    """``batch_size="auto"``: :data:`hardpos.device.CPU_AUTO_BATCH` on the CPU; on CUDA
+    the pairs that half the free memory holds, from the peak memory of one forward and
+    backward pass on :data:`_PROBE_PAIRS` pairs made of ``sample`` (uint8
+    ``[n, C, H, W]``), plus the search's own buffers per pair (direction, image,
+    candidate: three float images)."""
+    from hardpos.device import CPU_AUTO_BATCH, batch_for_memory, free_memory, peak_bytes_per_item
 
     device = model_device(model)
     if device.type != "cuda" or len(sample) == 0:

@@ -98,15 +98,15 @@ class AttackOptions:
         return check_range(self.input_range)
 
     def check_batches(self) -> None:
-        for name in ("batch_size", "forward_batch"):
-            value = getattr(self, name)
-            if value is None and name == "forward_batch":
-                continue
-            if value == "auto" and name == "batch_size":
-                continue
-            if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < 1:
-                wanted = "a positive integer" + (' or "auto"' if name == "batch_size" else "")
-                raise InputError(f"{name} must be {wanted}; got {value!r}")
+        from hardpos.device import is_batch_size
+
+        if not is_batch_size(self.batch_size):
+            raise InputError(
+                f'batch_size must be a positive integer or "auto"; got {self.batch_size!r}'
+            )
+        forward = self.forward_batch
+        if forward is not None and (forward == "auto" or not is_batch_size(forward)):
+            raise InputError(f"forward_batch must be a positive integer; got {forward!r}")
 
 
 DEFAULTS = AttackOptions()

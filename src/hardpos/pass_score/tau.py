@@ -9,8 +9,6 @@ import torch
 from hardpos.errors import InputError
 from hardpos.pass_score.scoring import pass_score
 
-CPU_AUTO_BATCH = 4096  # batch_size "auto" on the CPU; on CUDA what the device holds
-
 
 def filter_by_tau(table: pd.DataFrame, tau: float, column: str = "pass") -> pd.DataFrame:
     """Rows that are adversarial by the paper's eq. 5: misclassified and PASS >= tau.
@@ -102,17 +100,15 @@ def score_generated(
 
 
 def _batch_size(batch_size: int | str, shape: tuple[int, ...], device) -> int:
-    if batch_size == "auto":
-        dev = torch.device(device or "cpu")
-        if dev.type != "cuda":
-            return CPU_AUTO_BATCH
-        from hardpos.pass_score.torch_backend import gpu_capacity
+    from hardpos.device import CPU_AUTO_BATCH, is_batch_size
 
-        return gpu_capacity(shape[2] * shape[3], dev)
-    if (
-        not isinstance(batch_size, int | np.integer)
-        or isinstance(batch_size, bool)
-        or (batch_size < 1)
-    ):
+    if not is_batch_size(batch_size):
         raise InputError(f'batch_size must be a positive integer or "auto"; got {batch_size!r}')
-    return int(batch_size)
+    if batch_size != "auto":
+        return int(batch_size)
+    dev = torch.device(device or "cpu")
+    if dev.type != "cuda":
+        return CPU_AUTO_BATCH
+    from hardpos.pass_score.torch_backend import gpu_capacity
+
+    return gpu_capacity(shape[2] * shape[3], dev)

@@ -205,6 +205,8 @@ def table1(
     present = list(dict.fromkeys(evals["recipe"]))
     order = [r for r in recipe_order if r in present] + sorted(set(present) - set(recipe_order))
     controls = {"clean": clean, "basic": basic}
+    clean_nets = evals[evals["recipe"] == clean]
+    nan = float("nan")
     rows = []
     for recipe in order:
         group = evals[evals["recipe"] == recipe]
@@ -221,7 +223,6 @@ def table1(
         for key in TESTED_SETS:
             for label, control in controls.items():
                 reference = evals.loc[evals["recipe"] == control, key]
-                nan = float("nan")
                 test = (
                     Welch(nan, nan, nan, nan)
                     if recipe == control or not len(reference)
@@ -229,12 +230,10 @@ def table1(
                 )
                 row[f"{key}_vs_{label}_diff"] = test.diff
                 row[f"{key}_vs_{label}_p"] = test.p
-            reference = evals[evals["recipe"] == clean]
-            nan = float("nan")
             paired, pairs = (
                 (Welch(nan, nan, nan, nan), 0)
-                if recipe == clean or not len(reference)
-                else paired_test(group, reference, key)
+                if recipe == clean or not len(clean_nets)
+                else paired_test(group, clean_nets, key)
             )
             row[f"{key}_vs_clean_paired_diff"] = paired.diff
             row[f"{key}_vs_clean_paired_p"] = paired.p

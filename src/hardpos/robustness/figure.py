@@ -10,28 +10,19 @@ import pandas as pd
 
 from hardpos.files.atomic import atomic_path
 
-_COLOURS = (
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-    "#17becf",
-)  # fmt: skip  (matplotlib's tab10)
 _LINES = ("-", "--", ":")
 _MARKERS = "os^Dv<>ph*"
 
 
-def line_styles(n: int) -> list[tuple[str, str, str]]:
+def line_styles(n: int) -> list[tuple[tuple[float, float, float], str, str]]:
     """(colour, line style, marker) of ``n`` lines, no two alike: the ten colours with
     solid lines, then dashed, then dotted, each with its own marker, so that a config's 17
     recipes stay apart (one colour cycle alone would give two rows the same line)."""
+    from matplotlib import colormaps
+
+    colours = colormaps["tab10"].colors  # ten RGB tuples
     return [
-        (_COLOURS[i % 10], _LINES[(i // 10) % len(_LINES)], _MARKERS[(i + i // 10) % 10])
+        (colours[i % 10], _LINES[(i // 10) % len(_LINES)], _MARKERS[(i + i // 10) % 10])
         for i in range(n)
     ]
 

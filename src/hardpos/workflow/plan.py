@@ -399,6 +399,15 @@ def job_cost(job: Job, config: Mapping, plan: Mapping) -> JobCost:
     return JobCost(stage, units, cpu, gpu)
 
 
+def scale_by_ratio(seconds: float, ratio: float) -> float:
+    """A job's modelled seconds scaled by its rule's measured/modelled ``ratio``:
+    benchmark files time the job itself, so Snakemake's own :data:`SCHEDULER_SECONDS`
+    are left as they are."""
+    if seconds <= SCHEDULER_SECONDS:
+        return seconds
+    return SCHEDULER_SECONDS + (seconds - SCHEDULER_SECONDS) * ratio
+
+
 def job_costs(jobs: Sequence[Job], config: Mapping) -> list[JobCost]:
     """:func:`job_cost` of each job of a run with ``config``."""
     plan = _generation(config) if config.get("dataset", "mnist") == "mnist" else {}
@@ -586,9 +595,7 @@ def make_plan(
     }
 
     def scaled(seconds: float, rule: str, applies: bool) -> float:
-        if not applies or rule not in ratio or seconds <= SCHEDULER_SECONDS:
-            return seconds
-        return SCHEDULER_SECONDS + (seconds - SCHEDULER_SECONDS) * ratio[rule]
+        return scale_by_ratio(seconds, ratio[rule]) if applies and rule in ratio else seconds
 
     cpu = [scaled(c.cpu_seconds, j.rule, not has_gpu) for j, c in zip(jobs, costs, strict=True)]
     gpu = [

@@ -73,9 +73,7 @@ def size_rules(
             continue  # the aggregate rule, and the table and figure rules, time nothing
         seconds = cost.cpu_seconds
         if job.rule in ratios:
-            seconds = plan.SCHEDULER_SECONDS + (seconds - plan.SCHEDULER_SECONDS) * max(
-                ratios[job.rule].ratio, 0.0
-            )
+            seconds = plan.scale_by_ratio(seconds, ratios[job.rule].ratio)
         longest[job.rule] = max(longest.get(job.rule, 0.0), seconds)
         counts[job.rule] = counts.get(job.rule, 0) + 1
     sizes = []
@@ -91,7 +89,7 @@ def size_rules(
                 measured_jobs=row.measured if row else 0,
                 runtime_min=max(LEAST_MINUTES, round_up(margin * seconds / 60, 10)),
                 max_rss_mb=rss,
-                mem_mb=round_up(MEMORY_MARGIN * rss, MEMORY_STEP_MB) if rss == rss else None,
+                mem_mb=None if math.isnan(rss) else round_up(MEMORY_MARGIN * rss, MEMORY_STEP_MB),
             )
         )
     return sorted(sizes, key=lambda s: -s.longest_s)
