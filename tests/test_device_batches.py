@@ -119,3 +119,6 @@ def test_cuda_auto_batch_sizes_come_from_the_device():
     assert per_pair > 0
     capacity = gpu_capacity(28 * 28, device)
     assert 1 <= capacity <= GPU_MAX_PAIRS
+    net = Linear().to(device)
+    auto_batch_size(PixelModel(net, channels=1), _digits()[0])
+    assert all(p.grad is None for p in net.parameters())  # the caller's model is untouched

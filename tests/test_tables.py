@@ -317,3 +317,9 @@ def test_two_records_of_one_net_and_ordering_are_named_not_paired():
     recipe = pd.concat([_nets("HC", {(1, 1): 1.0}), _nets("HC", {(1, 1): 2.0})])
     with pytest.raises(DataError, match=r"two evaluation records .*'net': 1, 'order': 1"):
         table1.paired_test(recipe, _nets("clean", {(1, 1): 1.0}), "mnist_test")
+
+
+def test_paired_test_needs_net_and_order_on_both_sides():
+    recipe = _nets("HC", {(1, 1): 1.0, (1, 2): 2.0})
+    test, pairs = table1.paired_test(recipe, recipe.drop(columns="order"), "mnist_test")
+    assert pairs == 0 and np.isnan(test.p)  # no KeyError from deep inside pandas

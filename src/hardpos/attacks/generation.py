@@ -426,9 +426,11 @@ def auto_batch_size(model: PixelModel, sample: np.ndarray) -> int:
     probe = torch.as_tensor(np.asarray(sample)).repeat(repeats, 1, 1, 1)[:_PROBE_PAIRS]
 
     def forward_backward(items: int) -> None:
+        # the gradient with respect to the images only, as the directions take it:
+        # .backward() would also fill the caller's parameters' .grad
         x = probe[:items].to(device=device, dtype=model.dtype).requires_grad_(True)
         with _eval_mode(model.model):
-            model.logits(x).sum().backward()
+            torch.autograd.grad(model.logits(x).sum(), x)
 
     per_pair = peak_bytes_per_item(forward_backward, device, _PROBE_PAIRS)
     per_pair += 3 * probe[0].numel() * torch.finfo(model.dtype).bits // 8

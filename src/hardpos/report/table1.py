@@ -115,7 +115,7 @@ def paired_test(a: pd.DataFrame, b: pd.DataFrame, key: str) -> tuple[Welch, int]
     Returns the test (``df`` = pairs - 1; NaN below two pairs or with no spread in the
     differences) and the number of pairs."""
     nan = float("nan")
-    if not {"net", "order"} <= set(a.columns) | set(b.columns):
+    if not {"net", "order"} <= set(a.columns) & set(b.columns):
         return Welch(nan, nan, nan, nan), 0
     keys = ["net", "order"]
     left = a[[*keys, key]].dropna(subset=[key])
