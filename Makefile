@@ -12,7 +12,7 @@ CORES ?= $(shell nproc 2>/dev/null || echo 1)
 PYTEST_ARGS ?=
 STAMP := $(VENV)/.hardpos-installed
 
-.PHONY: plan run unlock test lint format costs slurm-sizing bench test-slurm clean-results
+.PHONY: plan run background unlock test lint format costs slurm-sizing bench test-slurm clean-results
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,15 @@ run: $(STAMP)
 	  fi; exit $$status; }
 	@case " $(ARGS) " in *" -n "*|*" --dry-run "*|*" --dryrun "*) ;; \
 	  *) $(BIN)/snakemake --cores 1 $(ARGS) --report report.html ;; esac
+
+# make run in the background for a long run beside other work: a session of its own (it
+# outlives the terminal), nice 19 and that session's autogroup at nice 19 (where Linux
+# groups processes by session, nice alone ranks a process only within its own session:
+# README, "Long runs"). Output is appended to LOG; the same command resumes a killed run.
+LOG ?= run.log
+background: $(STAMP)
+	@$(BIN)/python -m hardpos.workflow.background --log $(LOG) -- \
+	  $(MAKE) --no-print-directory -o $(STAMP) run ARGS="$(ARGS)" CORES=$(CORES) VENV=$(VENV)
 
 # After a killed run Snakemake refuses a locked directory (its message says so): this
 # removes the lock. Run it only when no other Snakemake runs in this directory.

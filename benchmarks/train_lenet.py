@@ -12,20 +12,29 @@ Prints two tables:
    ``--warmup`` iterations;
 2. the MNIST test error after ``--iterations`` iterations of each seed trained alone and
    the same seeds trained stacked in one run, with the wall time of each way (the paper:
-   0.937% +- 0.110 with Caffe at 10K iterations).
+   0.937% +- 0.110 with Caffe at 10K iterations);
+3. with ``--processes``: how to spend ``--threads`` cores on separate training jobs, as
+   Snakemake's ``--cores`` and the config's ``threads`` do: one job with all the threads
+   against one single-threaded job per core, running at once (the sum of their
+   net-it/s), each alone and beside a busy ``nice -n 19`` job of as many threads (a long
+   run kept at low priority, as the README suggests for the paper run), interleaved round
+   by round.
 
 The load average of the machine (shared by other work) is printed before and after.
 
     .venv/bin/python benchmarks/train_lenet.py                      # speed + 3 seeds x 10K
     .venv/bin/python benchmarks/train_lenet.py --speed-only --rounds 5
     .venv/bin/python benchmarks/train_lenet.py --iterations 2000     # shorter accuracy check
+    .venv/bin/python benchmarks/train_lenet.py --processes --rounds 3  # threads a job
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -111,6 +120,97 @@ def speed_table(images, labels, args) -> None:
         )
 
 
+def _job_rate(threads: int, steps: int, warmup: int, mnist_dir: str, start, rates) -> None:
+    """One training job in its own process: load, wait for the others, then time."""
+    torch.set_num_threads(threads)
+    images, labels = load_mnist(mnist_dir, "train")
+    start.wait()
+    rates.put(net_iteration_rate(images, labels, 1, steps, warmup, stacked=False))
+
+
+def concurrent_rate(jobs: int, threads: int, steps: int, warmup: int, mnist_dir: str) -> float:
+    """Net-it/s summed over ``jobs`` training processes of ``threads`` threads each,
+    started together (each in a fresh process, as Snakemake starts its jobs)."""
+    context = multiprocessing.get_context("spawn")
+    start, rates = context.Barrier(jobs), context.Queue()
+    workers = [
+        context.Process(target=_job_rate, args=(threads, steps, warmup, mnist_dir, start, rates))
+        for _ in range(jobs)
+    ]
+    for worker in workers:
+        worker.start()
+    total = sum(rates.get() for _ in workers)
+    for worker in workers:
+        worker.join()
+    return total
+
+
+def _start_neighbour(threads: int, mnist_dir, how: str) -> subprocess.Popen:
+    """LeNet training at nice 19 until killed, in a session of its own; ``how`` =
+    "autogroup" also lowers that session's autogroup (Linux), as a careful long run does."""
+    lower = "open('/proc/self/autogroup', 'w').write('19')\n" if how == "autogroup" else ""
+    code = (
+        f"import sys, torch; sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        f"{lower}from train_lenet import load_mnist, net_iteration_rate\n"
+        f"torch.set_num_threads({threads})\n"
+        f"images, labels = load_mnist({str(mnist_dir)!r}, 'train')\n"
+        "print('ready', flush=True)\n"
+        "net_iteration_rate(images, labels, 1, 10**9, 10, stacked=False)"
+    )
+    command = ["nice", "-n", "19", sys.executable, "-c", code]
+    busy = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, start_new_session=True)
+    if busy.stdout.readline().strip() != "ready":
+        raise RuntimeError(f"the busy neighbour did not start: {command}")
+    return busy
+
+
+def process_table(args) -> None:
+    """One job with every thread against one single-threaded job per core, alone and beside
+    a low-priority training job of ``cores`` threads started in a session of its own (as
+    ``setsid nice -n 19 make run`` starts a long run). Two things are measured: a job whose
+    threads meet at a barrier in every kernel waits for the slowest, so two multi-threaded
+    jobs on the same cores slow each other far beyond their share; and where the kernel
+    groups processes by session (autogroup), nice only ranks processes within a session,
+    so the neighbour takes its share anyway unless its session's autogroup is lowered too."""
+    cores, steps = args.threads, args.net_iterations
+    neighbour = f"a nice-19 job of {cores} threads in its own session"
+    arrangements = [
+        (f"1 job x {cores} threads", 1, cores, None),
+        (f"{cores} jobs x 1 thread, at once", cores, 1, None),
+        (f"1 job x {cores} threads, beside {neighbour}", 1, cores, "nice"),
+        (f"{cores} jobs x 1 thread, beside {neighbour}", cores, 1, "nice"),
+        (f"1 job x {cores} threads, beside the same, its autogroup at nice 19", 1, cores,
+         "autogroup"),
+    ]  # fmt: skip
+    autogroups = Path("/proc/sys/kernel/sched_autogroup_enabled")
+    state = autogroups.read_text().strip() if autogroups.exists() else "absent"
+    print(f"kernel autogroups: {state} (1: on)")
+    rates: dict[str, list[float]] = {name: [] for name, *_ in arrangements}
+    for _ in range(args.rounds):
+        for name, jobs, threads, beside in arrangements:
+            busy = None if beside is None else _start_neighbour(cores, args.mnist_dir, beside)
+            try:
+                rates[name].append(concurrent_rate(jobs, threads, steps, args.warmup,
+                                                   str(args.mnist_dir)))  # fmt: skip
+            finally:
+                if busy is not None:
+                    busy.kill()
+                    busy.wait()
+    base = rates[arrangements[0][0]]
+    print(
+        f"\nTraining jobs on {cores} cores, batch 64, {args.rounds} interleaved rounds of "
+        f"{steps} iterations a job (net-it/s summed over the jobs)"
+    )
+    print("| arrangement | net-it/s (best) | net-it/s (median) | ratio (best) | ratio (median) |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for name, *_ in arrangements:
+        ratios = [r / b for r, b in zip(rates[name], base, strict=True)]
+        print(
+            f"| {name} | {max(rates[name]):.1f} | {statistics.median(rates[name]):.1f} | "
+            f"{max(rates[name]) / max(base):.2f} | {statistics.median(ratios):.2f} |"
+        )
+
+
 def accuracy_table(images, labels, test_images, test_labels, args) -> None:
     seeds = [int(s) for s in args.seeds.split(",")]
     alone, started = [], time.perf_counter()
@@ -154,12 +254,21 @@ def main() -> int:
     parser.add_argument("--seeds", default="1,2,3")
     parser.add_argument("--speed-only", action="store_true")
     parser.add_argument("--accuracy-only", action="store_true")
+    parser.add_argument(
+        "--processes",
+        action="store_true",
+        help="only the table of jobs x threads on --threads cores",
+    )
     args = parser.parse_args()
     args.stacks = [int(k) for k in args.stacks.split(",") if k]
     args.kernels = [k for k in args.kernels.split(",") if k]
 
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} threads; before: {_load()}")
+    if args.processes:
+        process_table(args)
+        print(f"\nafter: {_load()}")
+        return 0
     images, labels = load_mnist(args.mnist_dir, "train")
     test_images, test_labels = load_mnist(args.mnist_dir, "test")
     if not args.accuracy_only:

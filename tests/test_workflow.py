@@ -53,10 +53,10 @@ def make_run(workdir: Path, args: str) -> subprocess.Popen:
     )  # fmt: skip
 
 
-def make_target(workdir: Path, target: str, args: str) -> subprocess.CompletedProcess:
+def make_target(workdir: Path, target: str, args: str, *more: str) -> subprocess.CompletedProcess:
     stamp = VENV / ".hardpos-installed"
     return subprocess.run(
-        ["make", "-o", str(stamp), target, f"VENV={VENV}", f"ARGS={args}"],
+        ["make", "-o", str(stamp), target, f"VENV={VENV}", f"ARGS={args}", *more],
         cwd=workdir, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
 
@@ -78,6 +78,36 @@ def test_dry_run_of_the_paper_config_plans_the_papers_experiment(workdir):
     assert counts["heldout"] == 1
     assert config["heldout"]["per_type"] * len(config["heldout"]["types"]) == 70_000
     assert counts["evaluate"] == 3 + 9 * recipes + 3
+
+
+def test_the_paper_rows_overlay_plans_the_papers_rows_and_the_clean_control(workdir):
+    run = snakemake(workdir, "-n", "--configfile", "config/config.yaml", "config/paper-rows.yaml")
+    assert run.returncode == 0, run.stderr
+    counts = job_counts(run.stdout)
+    config = yaml.safe_load((workdir / "config" / "paper-rows.yaml").read_text())
+    names = [recipe["name"] for recipe in config["recipes"]]
+    assert names == ["FGS", "FGV", "HC-D-5", "HC-S-5", "HC-D-9", "HC-D-9-1.05", "clean"]
+    assert counts["finetune"] == 9 * (len(names) + 5)  # and the five PASS ranges of Figure 6
+    assert counts["evaluate"] == 3 + counts["finetune"] + 3
+    assert "robustness" not in counts and counts["train_infimnist"] == 3
+    assert sum(counts.values()) == 310
+
+
+def test_make_background_runs_the_workflow_in_a_low_priority_session(workdir):
+    """`make background` as a user types it: the smoke config's dry run, in the log."""
+    args = "--configfile config/smoke.yaml -n --config results=out"
+    started = make_target(workdir, "background", args, "LOG=logs/bg.log")
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert "started in the background" in started.stdout and "nice 19" in started.stdout
+    log = workdir / "logs" / "bg.log"
+    head = log.read_text().splitlines()[:2]
+    assert "make --no-print-directory" in head[0] and "config/smoke.yaml -n" in head[0]
+    assert ", nice 19, session " in head[1]
+    pid, deadline = int(head[1].split("pid ")[1].split(",")[0]), time.monotonic() + 300
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    text = log.read_text()
+    assert "This was a dry-run" in text, text[-3000:]
 
 
 def test_a_wrong_config_key_stops_with_a_message_naming_it(workdir):

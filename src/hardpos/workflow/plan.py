@@ -802,7 +802,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not has_gpu and plan.cpu_wall_hours > LONG_RUN_HOURS:
             print(
                 f"\nThis is a long run for this machine: about {duration(plan.cpu_wall_hours)} "
-                "without a GPU. It resumes where it stopped when started again. Smaller runs:"
+                "without a GPU. It resumes where it stopped when started again; beside other "
+                "work, start it with `make background` (same ARGS: its own session at the "
+                "lowest priority, output in run.log). Smaller runs:"
             )
             rest = _without_configfiles(args)
             for path, what in SMALLER_CONFIGS:
