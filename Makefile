@@ -12,7 +12,7 @@ CORES ?= $(shell nproc 2>/dev/null || echo 1)
 PYTEST_ARGS ?=
 STAMP := $(VENV)/.hardpos-installed
 
-.PHONY: plan run background unlock test lint format costs slurm-sizing bench test-slurm clean-results
+.PHONY: plan run background unlock test lint format costs publish slurm-sizing bench test-slurm clean-results
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -86,6 +86,16 @@ test-slurm: $(STAMP)
 RESULTS ?= results
 costs: $(STAMP)
 	@$(BIN)/python -m hardpos.workflow.costs $(RESULTS)
+
+# A finished run made into a folder the repository can hold: Table 1 with today's
+# statistics, the figures, every model's records, each start's commit and config, the
+# costs (src/hardpos/workflow/publish.py). An unfinished run is refused unless
+# PUBLISH_ARGS=--partial: make publish RESULTS=/path/to/results OUT=docs/results/paper
+OUT ?=
+PUBLISH_ARGS ?=
+publish: $(STAMP)
+	@test -n "$(OUT)" || { echo "make publish: name the folder, e.g. OUT=docs/results/paper" >&2; exit 2; }
+	@$(BIN)/python -m hardpos.workflow.publish $(RESULTS) --out $(OUT) $(PUBLISH_ARGS)
 
 # SLURM runtime and mem_mb per rule for the paper config, from a measured run's benchmark
 # files: make slurm-sizing MEASURED="--configfile config/mini.yaml --config results=DIR"

@@ -12,6 +12,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version
 
 from hardpos.workflow.config import ConfigError, validate_config
+from hardpos.workflow.provenance import record_run
 
 min_version("9.0")
 
@@ -26,6 +27,13 @@ except ConfigError as error:
 
 
 report: "workflow/report/workflow.rst"
+
+
+# Each start that runs jobs (never a dry run) records its commit, config, versions and
+# machine in {results}/logs/runs/ (hardpos.workflow.provenance): what a published result
+# cites, part by part when a run was resumed.
+onstart:
+    record_run(config, workflow.basedir)
 
 
 include: "workflow/rules/common.smk"

@@ -16,6 +16,9 @@ import yaml
 from report_browser import CHROMIUM, open_entry
 from workflow_outputs import copy_workflow, finished_outputs, running_jobs_files
 
+from hardpos.workflow.provenance import read_runs
+from hardpos.workflow.publish import publish
+
 REPO = Path(__file__).resolve().parents[1]
 VENV = Path(sys.executable).parent.parent
 SNAKEMAKE = VENV / "bin" / "snakemake"
@@ -242,6 +245,17 @@ def test_smoke_run_killed_during_fine_tuning_resumes_and_makes_every_table_and_f
         assert mnist in shown and "MNIST vs clean, paired" in shown, shown[-2000:]
     again = snakemake(workdir, "--configfile", "config/smoke.yaml", "-n")
     assert "Nothing to be done" in again.stdout + again.stderr
+
+    # each start that ran jobs left its record (the killed one and the resumed one; the
+    # locked one never started), and the finished run publishes as complete
+    starts = read_runs(results)
+    assert len(starts) >= 2 and all(s["config"]["results"] == "results" for s in starts)
+    published = publish(results, workdir / "published", paper=workdir / "config/paper_table1.yaml")
+    assert "**Complete**" in (published / "README.md").read_text()
+    assert (published / "table1.csv").read_text() == (tables / "table1.csv").read_text()
+    assert len(list((published / "eval").rglob("*.json"))) == len(
+        list((results / "eval").rglob("*.json"))
+    )
 
 
 def test_the_jobs_running_at_a_kill_are_read_from_the_log(tmp_path):

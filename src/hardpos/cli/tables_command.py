@@ -14,16 +14,6 @@ from pathlib import Path
 
 from hardpos.errors import InputError
 
-TABLE_FILES = {
-    "table1_csv": "table1.csv",
-    "table1_md": "table1.md",
-    "table1_tex": "table1.tex",
-    "vs_paper_csv": "table1_vs_paper.csv",
-    "vs_paper_md": "table1_vs_paper.md",
-    "by_type_csv": "heldout_by_type.csv",
-    "by_type_md": "heldout_by_type.md",
-}
-
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -38,7 +28,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hardpos.report.outputs import write_tables
+    from hardpos.report.outputs import TABLE_FILES, write_tables
 
     results = Path(args.results)
     evaluations = sorted((results / "eval").rglob("*.json"))

@@ -21,6 +21,17 @@ from hardpos.report import figures, table1
 
 log = logging.getLogger(__name__)
 
+# The files of write_tables, by its ``outs`` keys (``hardpos tables``, ``make publish``)
+TABLE_FILES = {
+    "table1_csv": "table1.csv",
+    "table1_md": "table1.md",
+    "table1_tex": "table1.tex",
+    "vs_paper_csv": "table1_vs_paper.csv",
+    "vs_paper_md": "table1_vs_paper.md",
+    "by_type_csv": "heldout_by_type.csv",
+    "by_type_md": "heldout_by_type.md",
+}
+
 
 def write_tables(
     *,

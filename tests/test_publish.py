@@ -1,0 +1,121 @@
+"""make publish: a run's results made into a folder the repository can hold, refused
+while the run is unfinished or unrecorded, and swapped in whole."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from hardpos.errors import InputError
+from hardpos.workflow.provenance import record_run
+from hardpos.workflow.publish import main, publish
+
+PAPER = Path(__file__).resolve().parents[1] / "config" / "paper_table1.yaml"
+CONFIG = PAPER.with_name("config.yaml")
+HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+
+
+def _record(results: Path, model_id: str, recipe: str, net: int, mnist: float) -> Path:
+    path = results / "eval" / f"{model_id}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({
+        "model": f"{results}/models/{model_id}.pt", "recipe": recipe, "net": net,
+        "train_images": 0 if recipe == "basic" else 1000,
+        "mnist_test": {"error": mnist / 100, "n": 10000},
+        "heldout": {"error": 0.3, "n": 700}, "heldout_by_type": {"FGS": {"error": 0.3, "n": 700}},
+    }))  # fmt: skip
+    return path
+
+
+def _run(tmp_path: Path, *, finished: bool = True, recorded: bool = True) -> Path:
+    """A small run's results: 2 base nets, 2 FGS nets, a figure, a benchmark file, the
+    run's Table 1 (when finished) and its start record (when recorded)."""
+    results = tmp_path / "results"
+    for net, (b, f) in enumerate([(0.9, 0.7), (1.0, 0.8)], start=1):
+        _record(results, f"base/net{net}", "basic", net, b)
+        _record(results, f"finetune/FGS/net{net}-order1", "FGS", net, f)
+    (results / "figures").mkdir()
+    (results / "figures" / "fig4.png").write_bytes(b"\x89PNG not really")
+    bench = results / "benchmarks" / "finetune" / "FGS-net1-order1.tsv"
+    bench.parent.mkdir(parents=True)
+    bench.write_text(HEADER + "100.0\t0:01:40\t900\t1\t1\t1\t0\t0\t90.0\t90\n")
+    if finished:
+        (results / "tables").mkdir()
+        (results / "tables" / "table1.csv").write_text("recipe\nbasic\n")
+    if recorded:
+        config = yaml.safe_load(CONFIG.read_text())
+        config.update(results=str(results), recipes=[{"name": "FGS", "method": "fgs"}])
+        record_run(config, tmp_path)
+    return results
+
+
+def test_a_finished_run_is_published_with_its_records_and_index(tmp_path: Path):
+    out = publish(_run(tmp_path), tmp_path / "docs" / "paper", paper=PAPER)
+    table = pd.read_csv(out / "table1.csv")
+    assert list(table["recipe"]) == ["basic", "FGS"]  # the recorded config's order
+    assert table.set_index("recipe").loc["FGS", "networks"] == 2
+    for name in ("table1.md", "table1_vs_paper.md", "heldout_by_type.md", "costs.md"):
+        assert (out / name).stat().st_size > 0
+    assert (out / "figures" / "fig4.png").read_bytes() == b"\x89PNG not really"
+    assert json.loads((out / "eval" / "finetune" / "FGS" / "net2-order1.json").read_text())
+    assert yaml.safe_load((out / "config.yaml").read_text())["recipes"][0]["name"] == "FGS"
+    (run,) = list((out / "runs").glob("*.yaml"))
+    assert yaml.safe_load(run.read_text())["commit"] is None  # tmp_path is not a checkout
+    index = (out / "README.md").read_text()
+    assert "**Complete**: Table 1 of the run over 4 evaluated models" in index
+    assert "unknown (" in index and "`eval/`: every model's evaluation record (4)" in index
+    assert "| finetune | 1 | 100.0 |" in (out / "costs.md").read_text()
+
+
+def test_an_unfinished_run_is_refused_unless_partial_and_then_says_so(tmp_path: Path):
+    results = _run(tmp_path, finished=False)
+    with pytest.raises(InputError, match="table1.csv is missing: the run has not finished"):
+        publish(results, tmp_path / "out", paper=PAPER)
+    assert not (tmp_path / "out").exists()
+    out = publish(results, tmp_path / "out", paper=PAPER, partial=True)
+    assert "**PARTIAL**: " in (out / "README.md").read_text()
+
+
+def test_a_run_that_went_on_after_its_table_is_unfinished(tmp_path: Path):
+    results = _run(tmp_path)
+    later = _record(results, "finetune/FGS/net1-order2", "FGS", 1, 0.75)
+    table = results / "tables" / "table1.csv"
+    os.utime(later, ns=(table.stat().st_mtime_ns + 10**9,) * 2)
+    with pytest.raises(InputError, match="is newer than .*table1.csv"):
+        publish(results, tmp_path / "out", paper=PAPER)
+
+
+def test_an_unrecorded_run_is_refused_unless_unrecorded(tmp_path: Path):
+    results = _run(tmp_path, recorded=False)
+    with pytest.raises(InputError, match="no start records, so the commit and config"):
+        publish(results, tmp_path / "out", paper=PAPER)
+    out = publish(results, tmp_path / "out", paper=PAPER, unrecorded=True)
+    assert "No start records" in (out / "README.md").read_text()
+    assert not (out / "config.yaml").exists()
+
+
+def test_a_failed_publish_leaves_the_earlier_one_and_no_debris(tmp_path: Path, capsys):
+    results = _run(tmp_path)
+    out = publish(results, tmp_path / "pub", paper=PAPER)
+    before = (out / "README.md").read_text()
+    broken = results / "eval" / "base" / "net1.json"
+    broken.write_text("{not json")  # fails while the tables are made, after the checks
+    older = (results / "tables" / "table1.csv").stat().st_mtime_ns - 10**9
+    os.utime(broken, ns=(older, older))
+    assert main([str(results), "--out", str(out), "--paper", str(PAPER)]) == 2
+    assert f"publish: {broken}" in capsys.readouterr().err
+    assert (out / "README.md").read_text() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pub", "results"]
+
+
+def test_bad_arguments_are_named_without_a_traceback(tmp_path: Path, capsys):
+    assert main([str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
+    assert "nope: no such results folder" in capsys.readouterr().err
+    results = _run(tmp_path)
+    assert main([str(results), "--out", str(tmp_path / "o"), "--paper", "missing.yaml"]) == 2
+    assert "--paper missing.yaml: no such file" in capsys.readouterr().err
