@@ -30,6 +30,21 @@ def net():
         torch.set_num_threads(threads)
 
 
+def assert_same_attack(images: np.ndarray, table: pd.DataFrame, expected) -> None:
+    """The command's images and table are ``generate``'s, up to float rounding: the loaded
+    model's gradients may differ from the in-memory one's in the last bit (on an AVX-512
+    Zen 5 they did: s_min in the 7th digit, one line search one evaluation longer, one
+    pixel of 55,296 one grey level apart), so every grey level is within 1 and at most
+    0.1% of the pixels differ; the table's labels, methods and outcomes are exact."""
+    difference = np.abs(images.astype(np.int16) - expected.images.astype(np.int16))
+    assert images.shape == expected.images.shape and difference.max() <= 1
+    assert np.mean(difference > 0) <= 1e-3
+    close = [c for c in table.columns if c != "evals"]
+    pd.testing.assert_frame_equal(table[close], expected.table[close], check_dtype=False,
+                                  rtol=1e-5)  # fmt: skip
+    assert (table["evals"] - expected.table["evals"]).abs().max() <= 1
+
+
 def png_folder(path, images: np.ndarray, labels: np.ndarray):
     """Write uint8 RGB ``[N, 3, H, W]`` as PNG files with a labels.csv."""
     path.mkdir()
@@ -55,9 +70,8 @@ def test_torchscript_model_on_a_png_folder_writes_what_generate_returns(tmp_path
     assert main(args) == 0
     report = json.loads(capsys.readouterr().out)
     expected = generate(net, pixels, y, methods="fgs,hc-d-2", input_range=(0, 1))
-    np.testing.assert_array_equal(load_images(out / "images.npz"), expected.images)
     table = load_table(out / "table.parquet")
-    pd.testing.assert_frame_equal(table, expected.table, check_dtype=False)  # Parquet: strings
+    assert_same_attack(load_images(out / "images.npz"), table, expected)
     csv = pd.read_csv(tmp_path / "table.csv")
     np.testing.assert_allclose(csv["linf"], table["linf"])
     assert report["sources"] == 6 and report["misclassified"] == expected.summary["misclassified"]

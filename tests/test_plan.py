@@ -249,3 +249,11 @@ def test_make_plan_on_the_smoke_config_lists_every_rule(tmp_path):
     assert rows["evaluate"] == ["20", "20"]
     assert rows["total"] == ["91", "91"]
     assert "On 2 CPU cores" in result.stdout and "With one CUDA device" in result.stdout
+
+
+def test_the_title_names_each_config_file_once():
+    args = ["--configfile", "config/config.yaml", "config/paper-rows.yaml", "--config", "threads=2"]
+    assert planner.describe_configs(args) == (
+        "config/config.yaml + config/paper-rows.yaml (--config threads=2)"
+    )
+    assert planner.describe_configs([]) == "config/config.yaml"

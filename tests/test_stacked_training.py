@@ -47,9 +47,13 @@ def _weights_equal(a: torch.nn.Module, b: torch.nn.Module) -> bool:
 
 
 def test_each_stacked_net_equals_the_net_trained_alone_on_real_mnist(real_mnist):
-    """200 iterations of 2 nets on the real 60K images: every weight within float rounding
-    of the same seed trained alone, and the same prediction for every one of the 10K test
-    images. (Measured: largest weight difference 1.3e-5, momentum 1.1e-6.)"""
+    """2 nets on the real 60K images against the same seeds trained alone. For 20
+    iterations every weight stays within float rounding of its net alone: the stacked step
+    is the same arithmetic. Training then amplifies the rounding (a ReLU or max-pool that
+    switches), by how much depends on the processor's kernels, so after 200 iterations
+    only the predictions are held to agree. Measured on an AMD Zen 5 (AVX-512): 6e-8 at
+    20 iterations, 3e-3 at 200 with 99.9% of the 10K test predictions equal; on an
+    earlier AVX2 EPYC 1.3e-5 at 200 with every prediction equal."""
     from hardpos.mnist.idx import load_mnist
 
     images, labels = load_mnist(real_mnist, "train")
@@ -58,23 +62,25 @@ def test_each_stacked_net_equals_the_net_trained_alone_on_real_mnist(real_mnist)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # both ways alike, and quick on a shared machine
     try:
-        stacked = train_stacked(images, labels, seeds=seeds, iterations=200)
-        alones = [train(images, labels, seed=seed, iterations=200) for seed in seeds]
+        for iterations in (20, 200):
+            stacked = train_stacked(images, labels, seeds=seeds, iterations=iterations)
+            alones = [train(images, labels, seed=seed, iterations=iterations) for seed in seeds]
+            for seed, net, alone in zip(seeds, stacked, alones, strict=True):
+                assert net.iteration == alone.iteration == iterations
+                if iterations == 20:  # the weights move by ~1e-2 in 20 steps
+                    assert _max_difference(net.model, alone.model) < 1e-6, seed
+                    for v, w in zip(net.momentum, alone.momentum, strict=True):
+                        assert float((v - w).abs().max()) < 1e-7
+                else:
+                    assert _max_difference(net.model, alone.model) < 2e-2, seed
+                    same = predict(net.model, test_images) == predict(alone.model, test_images)
+                    assert float(np.mean(same)) >= 0.995, seed
     finally:
         torch.set_num_threads(threads)
-    for seed, net, alone in zip(seeds, stacked, alones, strict=True):
-        assert net.iteration == alone.iteration == 200
-        # the weights move by ~1e-1 in 200 steps; batched kernels sum in another order
-        assert _max_difference(net.model, alone.model) < 2e-4, seed
-        np.testing.assert_array_equal(predict(net.model, test_images),
-                                      predict(alone.model, test_images))  # fmt: skip
-        for v, w in zip(net.momentum, alone.momentum, strict=True):
-            assert float((v - w).abs().max()) < 2e-5
     # the nets are not one net twice: different seeds, different weights
     assert _max_difference(stacked[0].model, stacked[1].model) > 1e-2
 
 
-@pytest.mark.parametrize("kernel", ["grouped", "vmap"])
 def test_fine_tuning_a_stack_from_one_checkpoint_with_mixed_batches_equals_each_alone(
     tmp_path, kernel
 ):

@@ -758,7 +758,8 @@ def plan_for(args: Sequence[str], *, snakemake: str, cores: int, has_gpu: bool) 
 def describe_configs(args: Sequence[str]) -> str:
     """The config files (and overrides) a run with these arguments reads, for titles."""
     files, overrides = split_snakemake_args(args)
-    text = " + ".join(["config/config.yaml", *files])
+    # the Snakefile reads config/config.yaml first whatever --configfile says; once is enough
+    text = " + ".join(dict.fromkeys(["config/config.yaml", *files]))
     return text + (f" (--config {' '.join(overrides)})" if overrides else "")
 
 
