@@ -81,6 +81,7 @@ def test_each_stacked_net_equals_the_net_trained_alone_on_real_mnist(real_mnist)
     assert _max_difference(stacked[0].model, stacked[1].model) > 1e-2
 
 
+@pytest.mark.parametrize("kernel", ["grouped", "vmap"])
 def test_fine_tuning_a_stack_from_one_checkpoint_with_mixed_batches_equals_each_alone(
     tmp_path, kernel
 ):
