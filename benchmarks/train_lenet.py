@@ -47,6 +47,7 @@ from hardpos.mnist.idx import load_mnist
 from hardpos.training.lenet_training import train
 from hardpos.training.solver import Solver
 from hardpos.training.stacked import train_stacked
+from hardpos.workflow.background import autogroups_enabled
 
 DEFAULT_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 
@@ -182,9 +183,7 @@ def process_table(args) -> None:
         (f"1 job x {cores} threads, beside the same, its autogroup at nice 19", 1, cores,
          "autogroup"),
     ]  # fmt: skip
-    autogroups = Path("/proc/sys/kernel/sched_autogroup_enabled")
-    state = autogroups.read_text().strip() if autogroups.exists() else "absent"
-    print(f"kernel autogroups: {state} (1: on)")
+    print(f"kernel autogroups: {'on' if autogroups_enabled() else 'off'}")
     rates: dict[str, list[float]] = {name: [] for name, *_ in arrangements}
     for _ in range(args.rounds):
         for name, jobs, threads, beside in arrangements:

@@ -67,3 +67,18 @@ def test_no_command_is_a_usage_error(tmp_path: Path):
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert run.returncode == 2 and "no command to start" in run.stderr
+
+
+def test_a_log_that_cannot_be_written_is_named_and_nothing_starts(tmp_path: Path):
+    (tmp_path / "a-file").write_text("")
+    log = tmp_path / "a-file" / "run.log"  # under a file: no folder can be made there
+    marker = tmp_path / "started"
+    run = subprocess.run(
+        [sys.executable, "-m", "hardpos.workflow.background", "--log", str(log), "--",
+         sys.executable, "-c", f"open({str(marker)!r}, 'w')"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert run.returncode == 2
+    assert f"background: --log {log}: " in run.stderr and "Traceback" not in run.stderr
+    time.sleep(0.5)
+    assert not marker.exists()

@@ -10,9 +10,6 @@ how many nets it is).
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-
-from hardpos.errors import InputError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -28,23 +25,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hardpos.report.outputs import TABLE_FILES, write_tables
+    from hardpos.report.outputs import write_run_tables
 
-    results = Path(args.results)
-    evaluations = sorted((results / "eval").rglob("*.json"))
-    if not evaluations:
-        raise InputError(f"{results / 'eval'}: no evaluation records (*.json)")
-    if not Path(args.paper).is_file():
-        raise InputError(f"--paper {args.paper}: no such file (the paper's Table 1, YAML)")
-    robustness = sorted((results / "robustness").rglob("*.json"))
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_tables(
-        evaluations=evaluations,
-        paper=args.paper,
-        recipe_order=[name for name in args.order.split(",") if name],
-        robustness=robustness,
-        outs={key: out / name for key, name in TABLE_FILES.items()},
+    order = [name for name in args.order.split(",") if name]
+    evaluations, robustness = write_run_tables(
+        args.results, args.out, paper=args.paper, recipe_order=order
     )
-    print(f"{len(evaluations)} evaluation and {len(robustness)} robustness records -> {out}")
+    print(f"{evaluations} evaluation and {robustness} robustness records -> {args.out}")
     return 0

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from hardpos.errors import DataError
+from hardpos.errors import DataError, InputError
 from hardpos.files.atomic import write_text
 from hardpos.files.datasets import load_dataset
 from hardpos.files.images import ImageStack
@@ -55,6 +55,34 @@ def write_tables(
             markdown = Path(outs[md_key]).read_text()
             write_text(outs[key], table_html(markdown, title=title, caption=caption))
     log.info("Table 1 over %d models, %d rows", len(evals), len(ours))
+
+
+def write_run_tables(
+    results: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    paper: str | os.PathLike,
+    recipe_order: Sequence[str],
+) -> tuple[int, int]:
+    """:func:`write_tables` over a run folder's ``eval/`` and ``robustness/`` records, into
+    ``out`` under the names of :data:`TABLE_FILES` (``hardpos tables``, ``make publish``).
+    Returns how many evaluation and robustness records it read."""
+    results, out = Path(results), Path(out)
+    evaluations = sorted((results / "eval").rglob("*.json"))
+    if not evaluations:
+        raise InputError(f"{results / 'eval'}: no evaluation records (*.json)")
+    if not Path(paper).is_file():
+        raise InputError(f"--paper {paper}: no such file (the paper's Table 1, YAML)")
+    robustness = sorted((results / "robustness").rglob("*.json"))
+    out.mkdir(parents=True, exist_ok=True)
+    write_tables(
+        evaluations=evaluations,
+        paper=paper,
+        recipe_order=recipe_order,
+        robustness=robustness,
+        outs={key: out / name for key, name in TABLE_FILES.items()},
+    )
+    return len(evaluations), len(robustness)
 
 
 def _scored_tables(paths: Sequence[str | os.PathLike]) -> list[pd.DataFrame]:

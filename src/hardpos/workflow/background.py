@@ -85,6 +85,13 @@ def main(argv: list[str] | None = None) -> int:
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         parser.error("no command to start: give it after --")
+    try:  # a log that cannot be written is named as the log, before anything starts
+        args.log.parent.mkdir(parents=True, exist_ok=True)
+        with open(args.log, "a"):
+            pass
+    except OSError as error:
+        print(f"background: --log {args.log}: {error.strerror}", file=sys.stderr)
+        return 2
     try:
         process = start(command, args.log)
     except OSError as error:

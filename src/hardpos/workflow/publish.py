@@ -30,7 +30,7 @@ import yaml
 
 from hardpos.errors import HardposError, InputError
 from hardpos.files.atomic import write_text
-from hardpos.report.outputs import TABLE_FILES, write_tables
+from hardpos.report.outputs import write_run_tables
 from hardpos.workflow.costs import format_costs, read_records, stage_costs
 from hardpos.workflow.layout import layout_from_config
 from hardpos.workflow.provenance import read_runs
@@ -134,8 +134,6 @@ def publish(
     results, out = Path(results), Path(out)
     if not results.is_dir():
         raise InputError(f"{results}: no such results folder")
-    if not Path(paper).is_file():
-        raise InputError(f"--paper {paper}: no such file (the paper's Table 1, YAML)")
     status = finished(results)
     if not status[0] and not partial:
         raise InputError(f"{status[1]}; --partial publishes it anyway, marked partial")
@@ -150,12 +148,8 @@ def publish(
     shutil.rmtree(building, ignore_errors=True)
     building.mkdir(parents=True)
     try:
-        write_tables(
-            evaluations=sorted((results / "eval").rglob("*.json")),
-            paper=paper,
-            recipe_order=list(order) if order else default_order(config),
-            robustness=sorted((results / "robustness").rglob("*.json")),
-            outs={key: building / name for key, name in TABLE_FILES.items()},
+        write_run_tables(
+            results, building, paper=paper, recipe_order=order or default_order(config)
         )
         counts = {
             "figures": _copy_tree(results / "figures", building / "figures", FIGURE_SUFFIXES),
