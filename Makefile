@@ -12,7 +12,7 @@ CORES ?= $(shell nproc 2>/dev/null || echo 1)
 PYTEST_ARGS ?=
 STAMP := $(VENV)/.hardpos-installed
 
-.PHONY: plan run background unlock test lint format costs publish slurm-sizing bench test-slurm clean-results
+.PHONY: plan run continue background unlock test lint format costs publish slurm-sizing bench test-slurm clean-results
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,8 +25,11 @@ PLAN := $(BIN)/python -m hardpos.workflow.plan --cores $(CORES) --snakemake $(BI
 
 # What a run would do, without running it: jobs per rule, CPU-hours and wall time on
 # $(CORES) cores, GPU-hours on one CUDA device (src/hardpos/workflow/plan.py).
+# With FROM=<published folder>: what `make continue` has left (the folder is checked and
+# the results folder seeded first).
+FROM ?=
 plan: $(STAMP)
-	@$(PLAN) --suggest $(ARGS)
+	@$(PLAN) $(if $(FROM),--from $(FROM),--suggest) $(ARGS)
 
 # The workflow, then its HTML report (report.html: every table and figure with captions).
 # The plan comes first; it never stops the run (no prompt: scripts can call make run).
@@ -41,14 +44,26 @@ run: $(STAMP)
 	@case " $(ARGS) " in *" -n "*|*" --dry-run "*|*" --dryrun "*) ;; \
 	  *) $(BIN)/snakemake --cores 1 $(ARGS) --report report.html ;; esac
 
+# A run kept in a published folder, continued (or extended with new recipes) on any
+# machine: checks FROM against its SHA256SUMS, seeds the results folder from it, runs only
+# what is missing (shared stages, then one base net at a time) and writes each finished
+# record back into FROM (src/hardpos/workflow/continuation.py). A new FROM starts a run.
+#   make continue FROM=docs/results/paper ARGS="--configfile config/config.yaml config/paper-rows.yaml"
+continue: $(STAMP)
+	@test -n "$(FROM)" || { echo "make continue: name the published folder, e.g. FROM=docs/results/paper" >&2; exit 2; }
+	@$(BIN)/python -m hardpos.workflow.continuation --from $(FROM) --cores $(CORES) \
+	  --snakemake $(BIN)/snakemake $(ARGS)
+
 # make run in the background for a long run beside other work: a session of its own (it
 # outlives the terminal), nice 19 and that session's autogroup at nice 19 (where Linux
 # groups processes by session, nice alone ranks a process only within its own session:
 # README, "Long runs"). Output is appended to LOG; the same command resumes a killed run.
+# JOB=continue (with FROM) does the same for make continue.
 LOG ?= run.log
+JOB ?= run
 background: $(STAMP)
 	@$(BIN)/python -m hardpos.workflow.background --log $(LOG) -- \
-	  $(MAKE) --no-print-directory -o $(STAMP) run ARGS="$(ARGS)" CORES=$(CORES) VENV=$(VENV)
+	  $(MAKE) --no-print-directory -o $(STAMP) $(JOB) ARGS="$(ARGS)" CORES=$(CORES) VENV=$(VENV) FROM="$(FROM)"
 
 # After a killed run Snakemake refuses a locked directory (its message says so): this
 # removes the lock. Run it only when no other Snakemake runs in this directory.

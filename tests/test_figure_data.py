@@ -113,8 +113,8 @@ def test_figure6_points_are_mean_errors_per_pass_range_with_sample_std_bars(draw
             path = tmp_path / f"{recipe}-{net}.json"
             path.write_text(json.dumps({
                 "recipe": recipe, "net": net,
-                "mnist_test": {"error": m, "n": 100, "wrong": 0},
-                "heldout": {"error": h, "n": 100, "wrong": 0},
+                "mnist_test": {"error": m, "n": 1000, "wrong": round(m * 1000)},
+                "heldout": {"error": h, "n": 100, "wrong": round(h * 100)},
             }))  # fmt: skip
             paths.append(path)
     buckets = {"PASS-0.60-0.80": (0.6, 0.8), "PASS-0.80-1.00": (0.8, 1.0)}

@@ -283,7 +283,13 @@ def test_table1_gains_robustness_columns_averaged_over_a_recipes_nets(tmp_path):
         model = f"results/models/m{i}.pt"
         evaluations.append(tmp_path / f"e{i}.json")
         evaluations[-1].write_text(
-            json.dumps({"model": model, "recipe": recipe, "mnist_test": {"error": error}})
+            json.dumps(
+                {
+                    "model": model,
+                    "recipe": recipe,
+                    "mnist_test": {"error": error, "n": 1000, "wrong": round(error * 1000)},
+                }
+            )
         )
         records.append(tmp_path / f"r{i}.json")
         records[-1].write_text(

@@ -15,21 +15,24 @@ from hardpos.report import figures, table1
 REPO = Path(__file__).resolve().parents[1]
 
 
+def _entry(error: float, n: int = 1000) -> dict:
+    """An error entry as the evaluate stage writes it: error = wrong / n exactly."""
+    wrong = round(error * n)
+    return {"error": wrong / n, "n": n, "wrong": wrong}
+
+
 def _record(path: Path, recipe: str, net: int, mnist: float, heldout: float, **extra) -> Path:
     record = {
         "recipe": recipe,
         "net": net,
         "parent_net": net,
         "train_images": extra.pop("train_images", 0),
-        "mnist_test": {"error": mnist, "n": 10000, "wrong": int(mnist * 10000)},
-        "heldout": {"error": heldout, "n": 100, "wrong": int(heldout * 100)},
-        "heldout_own": {"error": extra.pop("own", heldout - 0.05), "n": 50, "wrong": 0},
-        "heldout_other": {"error": extra.pop("other", heldout + 0.05), "n": 50, "wrong": 0},
+        "mnist_test": _entry(mnist, 10000),
+        "heldout": _entry(heldout),
+        "heldout_own": _entry(extra.pop("own", heldout - 0.05)),
+        "heldout_other": _entry(extra.pop("other", heldout + 0.05)),
         # per-type errors that differ from the overall one and from each other
-        "heldout_by_type": {
-            "FGS": {"error": heldout - 0.1, "n": 50, "wrong": 0},
-            "HC-1": {"error": heldout + 0.1 * net, "n": 50, "wrong": 0},
-        },
+        "heldout_by_type": {"FGS": _entry(heldout - 0.1), "HC-1": _entry(heldout + 0.1 * net)},
     }
     path.write_text(json.dumps(record))
     return path

@@ -13,15 +13,20 @@ from hardpos.cli import main
 PAPER = Path(__file__).resolve().parents[1] / "config" / "paper_table1.yaml"
 
 
+def _entry(error: float, n: int) -> dict:
+    wrong = round(error * n)
+    return {"error": wrong / n, "n": n, "wrong": wrong}
+
+
 def _record(results: Path, model_id: str, recipe: str, net: int, mnist: float, heldout: float):
     path = results / "eval" / f"{model_id}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     record = {
         "model": f"{results}/models/{model_id}.pt", "recipe": recipe, "net": net,
         "train_images": 0 if recipe == "basic" else 1000,
-        "mnist_test": {"error": mnist / 100, "n": 10000},
-        "heldout": {"error": heldout / 100, "n": 700},
-        "heldout_by_type": {"FGS": {"error": heldout / 100, "n": 700}},
+        "mnist_test": _entry(mnist / 100, 10000),
+        "heldout": _entry(heldout / 100, 700),
+        "heldout_by_type": {"FGS": _entry(heldout / 100, 700)},
     }  # fmt: skip
     path.write_text(json.dumps(record))
 

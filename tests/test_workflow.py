@@ -274,3 +274,18 @@ def test_the_jobs_running_at_a_kill_are_read_from_the_log(tmp_path):
         tmp_path / "results/a/table.parquet",
         tmp_path / "results/benchmarks/generate/a.tsv",
     }
+
+
+def test_a_running_training_jobs_model_sidecar_counts_as_its_output(tmp_path):
+    """The sidecar (.pt.json) is written by the training job beside its model, undeclared:
+    a kill during that job leaves it to be rewritten like the model itself."""
+    log = tmp_path / "run.log"
+    log.write_text(
+        "localrule train_infimnist:\n    output: results/models/infimnist/net1.pt, "
+        "results/models/infimnist/net1.solver.pt\n    jobid: 3\n"
+    )
+    assert running_jobs_files(log, tmp_path) == {
+        tmp_path / "results/models/infimnist/net1.pt",
+        tmp_path / "results/models/infimnist/net1.pt.json",
+        tmp_path / "results/models/infimnist/net1.solver.pt",
+    }

@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from hardpos.files.sidecars import sidecar_path
+
 
 def finished_outputs(results: Path) -> dict[Path, int]:
     """Every finished output with its modification time (logs and checkpoints aside)."""
@@ -34,7 +36,10 @@ def running_jobs_files(log: Path, workdir: Path) -> set[Path]:
             jobs[next(reversed(jobs))] |= paths
         elif line.startswith("Finished jobid: "):
             finished.add(line.split()[2])
-    return set().union(*(paths for job, paths in jobs.items() if job not in finished))
+    running = set().union(*(paths for job, paths in jobs.items() if job not in finished))
+    # a model's sidecar (.pt.json) is written beside it by the same job, undeclared
+    models = {p for p in running if p.suffix == ".pt" and not p.name.endswith(".solver.pt")}
+    return running | {sidecar_path(path) for path in models}
 
 
 def copy_workflow(dest: Path, items: tuple[str, ...]) -> Path:

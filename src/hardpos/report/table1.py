@@ -141,6 +141,40 @@ def _percent(record: dict, key: str) -> float:
     return float("nan") if entry is None else 100.0 * float(entry["error"])
 
 
+def check_error_entry(entry: object, where: str) -> None:
+    """An error entry must hold integers ``wrong`` and ``n`` and ``error`` = wrong / n in
+    [0, 1]: a flipped digit or a hand edit otherwise passes into Table 1 unseen."""
+    if not isinstance(entry, dict):
+        raise DataError(f"{where}: expected an object with error, n and wrong")
+    wrong, n, error = entry.get("wrong"), entry.get("n"), entry.get("error")
+    for key, value in (("wrong", wrong), ("n", n)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise DataError(f"{where}.{key}: expected a count (integer >= 0), found {value!r}")
+    if not isinstance(error, int | float) or isinstance(error, bool):
+        raise DataError(f"{where}.error: expected a number, found {error!r}")
+    if n == 0 and wrong == 0 and error != error:  # no images of this kind: NaN
+        return
+    if n == 0 or wrong > n:
+        raise DataError(f"{where}: {wrong} wrong of {n} images is not an error rate")
+    if not 0.0 <= error <= 1.0 or abs(error - wrong / n) > 1e-12:
+        raise DataError(f"{where}.error: {error!r} is not wrong / n = {wrong} / {n}")
+
+
+def check_evaluation(record: object, path: str | os.PathLike) -> dict:
+    """An evaluation record as :func:`hardpos.experiments.evaluation.evaluate_model` writes
+    it, or a :class:`DataError` naming the file and the key that is wrong."""
+    if not isinstance(record, dict):
+        raise DataError(f"{path}: an evaluation record is a JSON object")
+    if not isinstance(record.get("recipe"), str) or "mnist_test" not in record:
+        raise DataError(f"{path}: evaluation record lacks 'recipe' or 'mnist_test'")
+    for key in ERROR_SETS:
+        if key in record:
+            check_error_entry(record[key], f"{path}: {key}")
+    for name, entry in (record.get("heldout_by_type") or {}).items():
+        check_error_entry(entry, f"{path}: heldout_by_type.{name}")
+    return record
+
+
 def load_evaluations(
     paths: Sequence[str | os.PathLike], robustness: Sequence[str | os.PathLike] = ()
 ) -> pd.DataFrame:
@@ -159,8 +193,7 @@ def load_evaluations(
             raise DataError(f"{path}: no such evaluation file") from None
         except json.JSONDecodeError as exc:
             raise DataError(f"{path}: not an evaluation record ({exc})") from None
-        if "recipe" not in record or "mnist_test" not in record:
-            raise DataError(f"{path}: evaluation record lacks 'recipe' or 'mnist_test'")
+        check_evaluation(record, path)
         row = {
             "model": record.get("model", str(path)),
             "recipe": record["recipe"],

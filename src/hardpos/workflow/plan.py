@@ -726,12 +726,13 @@ SMALLER_CONFIGS = (
 )
 
 
-def dry_run(snakemake: str, args: Sequence[str], *, cores: int) -> str:
-    """The text of ``snakemake --dry-run --forceall`` with the run's arguments."""
+def dry_run(snakemake: str, args: Sequence[str], *, cores: int, forceall: bool = True) -> str:
+    """The text of ``snakemake --dry-run --forceall`` with the run's arguments (without
+    ``--forceall``: only what is missing, as a continuation runs it)."""
     command = [
         snakemake,
         "--dry-run",
-        "--forceall",
+        *(["--forceall"] if forceall else []),
         "--rerun-incomplete",
         "--nolock",
         "--cores",
@@ -745,10 +746,12 @@ def dry_run(snakemake: str, args: Sequence[str], *, cores: int) -> str:
     return result.stdout + result.stderr
 
 
-def plan_for(args: Sequence[str], *, snakemake: str, cores: int, has_gpu: bool) -> Plan:
+def plan_for(
+    args: Sequence[str], *, snakemake: str, cores: int, has_gpu: bool, forceall: bool = True
+) -> Plan:
     """Dry-run the workflow with ``args`` and plan it."""
     config = load_config(args)
-    jobs = parse_dry_run(dry_run(snakemake, args, cores=cores))
+    jobs = parse_dry_run(dry_run(snakemake, args, cores=cores, forceall=forceall))
     if not jobs:
         raise PlanError("plan: the dry run lists no job")
     slots = 2 if not has_gpu else int(config.get("gpus", {}).get("slots", 1))
@@ -791,8 +794,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--suggest", action="store_true", help="on a long CPU-only run, plan the smaller configs"
     )
+    parser.add_argument(
+        "--from",
+        dest="folder",
+        default="",
+        help="plan what a continuation of this published "
+        "folder has left (make continue): the folder is checked and the results folder seeded",
+    )
     ours, args = parser.parse_known_args(argv)
     has_gpu = cuda_hardware_present()
+    if ours.folder:
+        return plan_continuation(Path(ours.folder), args, ours, has_gpu)
     try:
         plan = plan_for(args, snakemake=ours.snakemake, cores=ours.cores, has_gpu=has_gpu)
         plan.load = os.getloadavg()[0]
@@ -823,6 +835,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(error, file=sys.stderr)
         return 1
     sys.stdout.flush()
+    return 0
+
+
+def plan_continuation(folder: Path, args: list[str], ours, has_gpu: bool) -> int:
+    """``make plan FROM=<folder>``: the plan of what ``make continue`` has left to run."""
+    from hardpos.workflow.continuation import Continuation
+
+    try:
+        job = Continuation(folder, args, snakemake=ours.snakemake, cores=ours.cores)
+        targets = job.plan()
+        if not targets:
+            print(f"Plan: {folder} is complete; a continuation has nothing to run")
+            return 0
+        command = job.snakemake_command(targets)[1:]
+        plan = plan_for(command, snakemake=ours.snakemake, cores=ours.cores, has_gpu=has_gpu,
+                        forceall=False)  # fmt: skip
+        plan.load = os.getloadavg()[0]
+        title = f"Plan: what a continuation of {folder} has left ({describe_configs(args)})"
+        print(format_plan(plan, title=f"{title}; {ours.cores} cores"))
+    except HardposError as error:
+        print(error, file=sys.stderr)
+        return 1
     return 0
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from hardpos.errors import DataError
 from hardpos.files.atomic import write_text
 
 PACKAGES = ("hardpos", "snakemake", "torch", "torchvision", "numpy", "opencv-python-headless")
@@ -105,5 +106,19 @@ def _plain(value: Any) -> Any:
 
 def read_runs(results: str | os.PathLike) -> list[dict[str, Any]]:
     """Every start's record under ``results``, oldest first."""
-    folder = Path(results) / "logs" / "runs"
-    return [yaml.safe_load(path.read_text()) for path in sorted(folder.glob("*.yaml"))]
+    return read_run_records(Path(results) / "logs" / "runs")
+
+
+def read_run_records(folder: str | os.PathLike) -> list[dict[str, Any]]:
+    """Every run record (``*.yaml``) in ``folder``, oldest first; one that is not a mapping
+    with a ``config`` mapping is a :class:`DataError` naming the file."""
+    runs = []
+    for path in sorted(Path(folder).glob("*.yaml")):
+        try:
+            run = yaml.safe_load(path.read_text())
+        except (yaml.YAMLError, UnicodeDecodeError) as error:
+            raise DataError(f"{path}: not a readable run record ({error})") from None
+        if not isinstance(run, dict) or not isinstance(run.get("config"), dict):
+            raise DataError(f"{path}: a run record is a mapping with a 'config' mapping")
+        runs.append(run)
+    return runs

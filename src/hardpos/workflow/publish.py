@@ -1,76 +1,204 @@
-"""A finished run, published: ``make publish RESULTS=<results> OUT=docs/results/<name>``.
+"""A run, published: ``make publish RESULTS=<results> OUT=docs/results/<name>``.
 
 What a reader of a published result needs, in one folder a repository can hold: Table 1,
 its side-by-side with the paper and held-out error by type (made anew from the run's
 evaluation records with today's statistics), the run's figures, every model's evaluation
 and robustness record, the record of each start of the run (commit, changed files,
-config, versions, machine: :mod:`hardpos.workflow.provenance`), the config it ran, the
-cost of each stage (:mod:`hardpos.workflow.costs`) and an index, ``README.md``.
+config, versions, machine: :mod:`hardpos.workflow.provenance`), the config it ran, every
+job's benchmark file and the cost of each stage (:mod:`hardpos.workflow.costs`), and an
+index, ``README.md``. An MNIST run's folder is also a seed (``seed/``): its base nets
+with their solver state and the held-out set, what ``make continue`` needs to finish or
+extend the run on another machine (:mod:`hardpos.workflow.continuation`).
+``SHA256SUMS`` lists every file with its digest (``sha256sum -c SHA256SUMS`` checks it).
 
-A run that has not finished is refused (its Table 1 would be over fewer nets than the
-config asks for): the run's own Table 1 must exist and be newer than every evaluation
-record. ``--partial`` publishes it anyway and says so at the top of the index. A run
-without start records (made before they existed) is refused too, unless
-``--unrecorded``: then the index says that its commit and config are not known.
-The folder is built beside ``OUT`` and swapped in whole, so a failed publish leaves the
-earlier one as it was.
+Complete means: a record for every model the run's config lists. A run missing some is
+refused unless ``--partial`` (the index then names what is missing); records of models
+the config does not list (a recipe dropped since) are left out and named. A run without
+start records (made before they existed) is refused too, unless ``--unrecorded``.
+
+Publishing never destroys: ``OUT`` may not be the results folder, inside it or above it,
+a file, or an existing folder that publish did not make. The folder is built beside
+``OUT`` and swapped in with two renames; a publish killed between them is put right by
+the next one, which also removes the build folders of killed publishes.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from hardpos.errors import HardposError, InputError
-from hardpos.files.atomic import write_text
-from hardpos.report.outputs import write_run_tables
+from hardpos.errors import DataError, HardposError, InputError
+from hardpos.files.atomic import write_json, write_text
+from hardpos.files.digests import SUMS, read_sums, sha256_file, write_sums
+from hardpos.files.sidecars import sidecar_path
+from hardpos.report.table1 import check_evaluation
 from hardpos.workflow.costs import format_costs, read_records, stage_costs
-from hardpos.workflow.layout import layout_from_config
-from hardpos.workflow.provenance import read_runs
+from hardpos.workflow.layout import BASE_ID, Layout, MnistLayout, layout_from_config
+from hardpos.workflow.provenance import read_run_records, read_runs
+from hardpos.workflow.seedfiles import store
 
 FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
+SEED = "seed"
+SEED_INDEX = "files.json"  # seed/files.json: each seed file's path and SHA-256 (uncompressed)
+# what a folder holds besides the files made anew from them (tables, costs, index)
+EVIDENCE = ("eval", "robustness", "runs", "benchmarks", "figures", SEED, "config.yaml")
+DERIVED = (
+    "README.md", "costs.md", "table1.csv", "table1.md", "table1.tex", "table1_vs_paper.csv",
+    "table1_vs_paper.md", "heldout_by_type.csv", "heldout_by_type.md", "training_sets.md",
+)  # fmt: skip
 
 
-def finished(results: Path) -> tuple[bool, str]:
-    """Whether the run made its Table 1 after its last evaluation, and why not."""
-    table = results / "tables" / "table1.csv"
-    evaluations = sorted((results / "eval").rglob("*.json"))
-    if not evaluations:
-        raise InputError(f"{results / 'eval'}: no evaluation records (*.json): nothing to publish")
-    if not table.is_file():
-        return False, f"{table} is missing: the run has not finished ({len(evaluations)} models)"
-    newest = max(evaluations, key=lambda p: p.stat().st_mtime_ns)
-    if newest.stat().st_mtime_ns > table.stat().st_mtime_ns:
-        return False, f"{newest} is newer than {table}: the run went on after its Table 1"
-    return True, f"Table 1 of the run over {len(evaluations)} evaluated models"
+@dataclass(frozen=True)
+class Completeness:
+    """Which of the config's models have a record, which lack one, which are extra."""
+
+    expected: list[str]
+    missing: list[str]
+    extra: list[str]
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
+
+    def summary(self) -> str:
+        have = len(self.expected) - len(self.missing)
+        text = f"{have} of the {len(self.expected)} models the config lists have a record"
+        if self.missing:
+            shown = ", ".join(self.missing[:6]) + (", ..." if len(self.missing) > 6 else "")
+            text += f"; missing: {shown}"
+        return text
 
 
-def default_order(config: dict[str, Any] | None) -> list[str]:
-    """Table 1's rows in the order the run's own ``table1`` rule gave them (the layout of
-    the recorded config); without a record, basic first and the rest alphabetically."""
-    if config is None:
-        return ["basic"]
+def model_ids_with_records(eval_dir: Path) -> list[str]:
+    """The model ids of the evaluation records under ``eval_dir`` (base/net1, ...)."""
+    if not eval_dir.is_dir():
+        return []
+    records = [p for p in eval_dir.rglob("*.json") if not p.name.startswith(".")]
+    return sorted(p.relative_to(eval_dir).with_suffix("").as_posix() for p in records)
+
+
+def completeness(layout: Layout, recorded: Iterable[str]) -> Completeness:
+    """``recorded`` model ids against those the layout (the config) lists."""
+    recorded = set(recorded)
+    expected = list(layout.models)
+    return Completeness(
+        expected=expected,
+        missing=[m for m in expected if m not in recorded],
+        extra=sorted(recorded - set(expected)),
+    )
+
+
+def seed_files(layout: Layout) -> list[str]:
+    """The results files (relative to the results folder) a continuation starts from:
+    each base net with its solver state and sidecar, and the held-out set. ImageNet's
+    imported networks are not kept (hundreds of MB; they are re-imported)."""
+    if not isinstance(layout, MnistLayout):
+        return []
+    paths = []
+    for net in layout.nets:
+        model = layout.paths.model(BASE_ID.format(net=net))
+        paths += [model, layout.paths.solver(BASE_ID.format(net=net)), str(sidecar_path(model))]
+    paths += [layout.paths.heldout_set(), layout.paths.heldout_table()]
+    results = layout.paths.results
+    return [str(Path(p).relative_to(results)) for p in paths]
+
+
+# -- where OUT may be ---------------------------------------------------------------------
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def check_out(results: Path, out: Path) -> None:
+    """Refuse an ``OUT`` whose replacement would destroy something (module docstring)."""
+    real_results, real_out = results.resolve(), out.resolve()
+    if real_out == real_results:
+        raise InputError(f"OUT {out} is the results folder itself: publishing would replace it")
+    if _inside(real_out, real_results):
+        raise InputError(f"OUT {out} is inside the results folder {results}: choose a folder "
+                         "outside it (e.g. docs/results/<name>)")  # fmt: skip
+    if _inside(real_results, real_out):
+        raise InputError(f"OUT {out} holds the results folder {results}: publishing would "
+                         "replace it")  # fmt: skip
+    if out.exists() and not out.is_dir():
+        raise InputError(f"OUT {out} is a file, not a folder: choose another OUT")
+    if out.is_dir() and any(out.iterdir()) and not (out / SUMS).is_file():
+        raise InputError(f"OUT {out} is a folder that publish did not make (no {SUMS}): "
+                         "its files would be lost; choose a new folder")  # fmt: skip
+
+
+def _pid_alive(pid: int) -> bool:
     try:
-        return layout_from_config(config).table1_recipes()
-    except (KeyError, TypeError, HardposError) as error:
-        raise InputError(f"the recorded config has no usable recipes ({error}); "
-                         "give the rows with --order") from None  # fmt: skip
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
-def _copy_tree(source: Path, dest: Path, suffixes: Sequence[str]) -> int:
+def recover(out: Path) -> list[str]:
+    """Put right what a killed publish left beside ``out``: its earlier folder, renamed
+    aside but not yet replaced, goes back; build folders of dead publishes go. Returns
+    what it did, one line each."""
+    done: list[str] = []
+    if not out.parent.is_dir():
+        return done
+    for leftover in sorted(out.parent.glob(f".{out.name}.*-*")):
+        kind, _, pid = leftover.name.rpartition("-")
+        if not pid.isdigit() or _pid_alive(int(pid)) and int(pid) != os.getpid():
+            continue
+        if kind.endswith(".old") and not out.exists():
+            os.replace(leftover, out)
+            done.append(f"{out}: restored from {leftover.name} (a publish was killed mid-swap)")
+        elif kind.endswith((".old", ".publishing")):
+            shutil.rmtree(leftover, ignore_errors=True)
+            done.append(f"{leftover}: removed (left by a killed publish)")
+    return done
+
+
+def _swap_in(building: Path, out: Path) -> None:
+    """Put the finished folder at ``out``; an earlier one goes only once it is replaced
+    (a kill between the renames leaves it at ``.<out>.old-<pid>``, which :func:`recover`
+    puts back)."""
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    if out.exists():
+        os.replace(out, old)
+    os.replace(building, out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+# -- the folder's files -------------------------------------------------------------------
+
+
+def copy_file(source: Path, dest: Path) -> None:
+    """Copy ``source`` to ``dest`` atomically (a kill leaves the old file or the new one)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.copy-{os.getpid()}.tmp")
+    try:
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _copy_tree(source: Path, dest: Path, suffixes: Sequence[str], keep=lambda rel: True) -> int:
     count = 0
-    for path in sorted(source.rglob("*")):
-        if path.is_file() and path.suffix in suffixes and ".tmp" not in path.name:
-            target = dest / path.relative_to(source)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, target)
+    for path in sorted(source.rglob("*")) if source.is_dir() else []:
+        rel = path.relative_to(source)
+        visible = not path.name.startswith(".")
+        if path.is_file() and path.suffix in suffixes and visible and keep(rel):
+            copy_file(path, dest / rel)
             count += 1
     return count
 
@@ -87,7 +215,7 @@ def _runs_section(runs: list[dict[str, Any]]) -> list[str]:
     ]
     for run in runs:
         commit = run.get("commit") or f"unknown ({run.get('note', 'no git checkout')})"
-        machine = run.get("machine", {})
+        machine = run.get("machine") or {}
         changed = len(run.get("changed_files") or [])
         lines.append(
             f"| {run.get('started')} | {commit} | {changed} | {machine.get('processor')} | "
@@ -99,26 +227,141 @@ def _runs_section(runs: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _index(
-    results: Path, status: tuple[bool, str], runs: list[dict], counts: dict[str, int]
-) -> str:
-    complete, why = status
-    lines = [f"# Published run: `{results}`", ""]
-    lines += [f"**{'Complete' if complete else 'PARTIAL'}**: {why}.", ""]
-    lines += ["## The run's starts (`runs/`, each start's full record)", ""]
+def _index(source: str, status: Completeness | None, runs: list[dict], folder: Path) -> str:
+    def count(name: str, suffixes: Sequence[str]) -> int:
+        return sum(1 for p in (folder / name).rglob("*") if p.suffix in suffixes)
+
+    lines = [f"# Published run{f': {source}' if source else ''}", ""]
+    if status is None:
+        lines += ["**Completeness unknown**: the run has no start record, so not which models "
+                  "its config listed.", ""]  # fmt: skip
+    else:
+        word = "Complete" if status.complete else "PARTIAL"
+        lines += [f"**{word}**: {status.summary()}."]
+        if status.extra:
+            lines += [f"Left out (not in the config): {', '.join(status.extra)}."]
+        lines += [""]
+    lines += ["## The run's parts (`runs/`, each start's full record)", ""]
     lines += [*_runs_section(runs), ""]
     lines += ["## Files", ""]
     lines += [
         "- `table1.md` (`.csv`, `.tex`): Table 1 with the statistics; `table1_vs_paper.md`:",
         "  beside the paper's; `heldout_by_type.md`: held-out error by adversarial type.",
-        f"- `figures/`: the run's figures ({counts['figures']} files).",
-        f"- `eval/`: every model's evaluation record ({counts['eval']});"
-        f" `robustness/`: strong-attack records ({counts['robustness']}).",
-        "- `config.yaml`: the config of the last start"
+        f"- `figures/`: the run's figures ({count('figures', FIGURE_SUFFIXES)} files).",
+        f"- `eval/`: every model's evaluation record ({count('eval', ('.json',))});"
+        f" `robustness/`: strong-attack records ({count('robustness', ('.json',))}).",
+        "- `config.yaml`: the config of the last part"
         + (" (as recorded)." if runs else " (not recorded: absent)."),
-        "- `costs.md`: jobs, wall and CPU seconds and memory per stage.",
+        "- `costs.md`: jobs, wall and CPU seconds and memory per stage (`benchmarks/`: each "
+        "job's own file).",
+        "- `training_sets.md`: which training set each fine-tuned net used, by digest.",
+        "- `seed/`: what `make continue` starts from (base nets, their solver state, the "
+        "held-out set).",
+        f"- `{SUMS}`: every file's SHA-256 (`sha256sum -c {SUMS}`).",
     ]
     return "\n".join(lines) + "\n"
+
+
+def training_sets_report(folder: Path) -> str:
+    """For each (recipe, base net): how many distinct training sets its nets used (by the
+    digest each record names) and, where two differ, how many of their images differ."""
+    groups: dict[tuple[str, Any], dict[str, dict]] = {}
+    for path in sorted((folder / "eval").rglob("*.json")):
+        record = json.loads(path.read_text())
+        trainset = (record.get("inputs") or {}).get("trainset")
+        if record.get("order") is None or not trainset:
+            continue
+        groups.setdefault((record["recipe"], record.get("net")), {})[trainset["sha256"]] = trainset
+    lines = [
+        "# Training sets of the fine-tuned nets",
+        "",
+        "A (recipe, base net)'s nets share one training set when one machine made it; a",
+        "continuation on another processor rebuilds it, and it can differ in rare pixels.",
+        "",
+        "| recipe | base net | distinct sets | images | images that differ |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for (recipe, net), sets in sorted(groups.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
+        sizes = sorted({s.get("images") for s in sets.values()}, key=str)
+        differ = _differing_images(list(sets.values()))
+        lines.append(
+            f"| {recipe} | {net} | {len(sets)} | {', '.join(map(str, sizes))} | {differ} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _differing_images(sets: list[dict]) -> str:
+    if len(sets) < 2:
+        return "0"
+    prints = [s.get("image_digests") for s in sets]
+    if any(p is None for p in prints) or len({len(p) for p in prints}) != 1:
+        return "not comparable (no per-image digests)"
+    return str(sum(len(set(column)) > 1 for column in zip(*prints, strict=True)))
+
+
+def refresh(
+    folder: Path, config: dict[str, Any] | None, *, source: str, paper: str | os.PathLike,
+    order: Sequence[str] | None = None,
+) -> Completeness | None:  # fmt: skip
+    """Make the folder's derived files anew from its records (tables, figure 6 when its
+    records are all there, costs, training sets, index) and list every file in SUMS.
+    Derived files leave SUMS before they are rewritten, so a kill midway leaves them
+    unlisted (made anew next time), never listed with a stale digest."""
+    from hardpos.report.outputs import write_figure6, write_run_tables
+
+    sums = read_sums(folder)
+    write_sums(folder, {k: v for k, v in sums.items() if k.split("/")[0] in EVIDENCE})
+    layout = _layout(config)
+    status = completeness(layout, model_ids_with_records(folder / "eval")) if layout else None
+    if status is not None and status.extra:
+        raise InputError(f"{folder / 'eval'}: records of models the config does not list: "
+                         f"{', '.join(status.extra)}")  # fmt: skip
+    if model_ids_with_records(folder / "eval"):
+        write_run_tables(folder, folder, paper=paper, recipe_order=order or _order(layout))
+    if isinstance(layout, MnistLayout) and layout.bucket_names:
+        ids = layout.finetuned_ids(layout.bucket_names)
+        records = [folder / "eval" / f"{i}.json" for i in ids]
+        figure = folder / "figures" / "fig6.png"
+        if all(r.is_file() for r in records) and not figure.is_file():
+            write_figure6(evaluations=records, buckets=layout.bucket_ranges(),
+                          out_png=str(figure), out_pdf=str(figure.with_suffix(".pdf")))  # fmt: skip
+    records = read_records(folder / "benchmarks") if (folder / "benchmarks").is_dir() else []
+    costs = format_costs(stage_costs(records), "benchmarks/") if records else ""
+    write_text(folder / "costs.md", (costs or "No benchmark files.") + "\n")
+    write_text(folder / "training_sets.md", training_sets_report(folder))
+    write_text(
+        folder / "README.md", _index(source, status, read_run_records(folder / "runs"), folder)
+    )
+    write_sums(folder, list_files(folder))
+    return status
+
+
+def list_files(folder: Path) -> dict[str, str]:
+    """Every file of the folder (hidden ones and SUMS aside) with its digest."""
+    known = read_sums(folder)
+    sums = {}
+    for path in sorted(folder.rglob("*")):
+        name = path.relative_to(folder).as_posix()
+        hidden = any(part.startswith(".") for part in name.split("/"))
+        if path.is_file() and name != SUMS and not hidden:
+            sums[name] = known.get(name) or sha256_file(path)
+    return sums
+
+
+def _layout(config: dict[str, Any] | None) -> Layout | None:
+    if config is None:
+        return None
+    try:
+        return layout_from_config(config)
+    except (KeyError, TypeError, HardposError) as error:
+        raise InputError(f"the recorded config has no usable layout ({error})") from None
+
+
+def _order(layout: Layout | None) -> list[str]:
+    """Table 1's rows in the order the run's own ``table1`` rule gave them."""
+    if layout is None:
+        return ["basic"]
+    return layout.table1_recipes() if hasattr(layout, "table1_recipes") else ["basic"]
 
 
 def publish(
@@ -134,48 +377,80 @@ def publish(
     results, out = Path(results), Path(out)
     if not results.is_dir():
         raise InputError(f"{results}: no such results folder")
-    status = finished(results)
-    if not status[0] and not partial:
-        raise InputError(f"{status[1]}; --partial publishes it anyway, marked partial")
+    check_out(results, out)
+    for line in recover(out):
+        print(f"publish: {line}", file=sys.stderr)
+    if not model_ids_with_records(results / "eval"):
+        raise InputError(f"{results / 'eval'}: no evaluation records (*.json): nothing to publish")
     runs = read_runs(results)
     if not runs and not unrecorded:
         raise InputError(
             f"{results / 'logs' / 'runs'}: no start records, so the commit and config of this "
             "run are unknown; --unrecorded publishes it saying so"
         )
-    config = runs[-1].get("config") if runs else None
+    config = runs[-1]["config"] if runs else None
+    layout = _layout(config)
+    if layout is not None:
+        status = completeness(layout, model_ids_with_records(results / "eval"))
+        if not status.complete and not partial:
+            raise InputError(f"{results}: {status.summary()}; --partial publishes it anyway, "
+                             "marked partial")  # fmt: skip
+        wanted = set(status.expected)
+    else:
+        wanted = set(model_ids_with_records(results / "eval"))
+
+    for model_id in sorted(wanted & set(model_ids_with_records(results / "eval"))):
+        path = results / "eval" / f"{model_id}.json"
+        try:
+            check_evaluation(json.loads(path.read_text()), path)
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise DataError(f"{path}: not an evaluation record ({error})") from None
+
+    def listed(rel: Path) -> bool:
+        return rel.with_suffix("").as_posix() in wanted
+
     building = out.parent / f".{out.name}.publishing-{os.getpid()}"
-    shutil.rmtree(building, ignore_errors=True)
-    building.mkdir(parents=True)
     try:
-        write_run_tables(
-            results, building, paper=paper, recipe_order=order or default_order(config)
-        )
-        counts = {
-            "figures": _copy_tree(results / "figures", building / "figures", FIGURE_SUFFIXES),
-            "eval": _copy_tree(results / "eval", building / "eval", (".json",)),
-            "robustness": _copy_tree(results / "robustness", building / "robustness", (".json",)),
-        }
+        building.mkdir(parents=True)
+        _copy_tree(results / "eval", building / "eval", (".json",), listed)
+        _copy_tree(results / "robustness", building / "robustness", (".json",), listed)
+        _copy_tree(results / "figures", building / "figures", FIGURE_SUFFIXES)
         _copy_tree(results / "logs" / "runs", building / "runs", (".yaml",))
+        _copy_tree(results / "benchmarks", building / "benchmarks", (".tsv",))
+        if layout is not None:
+            add_seed(results, building, layout)
         if config is not None:
             write_text(building / "config.yaml", yaml.safe_dump(config, sort_keys=False))
-        records = read_records(results / "benchmarks") if (results / "benchmarks").is_dir() else []
-        costs = format_costs(stage_costs(records), str(results / "benchmarks")) if records else ""
-        write_text(building / "costs.md", (costs or "No benchmark files.") + "\n")
-        write_text(building / "README.md", _index(results, status, runs, counts))
+        refresh(building, config, source="", paper=paper, order=order)
         _swap_in(building, out)
+    except OSError as error:
+        raise InputError(f"OUT {out}: cannot publish there: {error.strerror or error}") from None
     finally:
         shutil.rmtree(building, ignore_errors=True)
     return out
 
 
-def _swap_in(building: Path, out: Path) -> None:
-    """Put the finished folder at ``out``; an earlier one goes only once it is replaced."""
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    if out.exists():
-        os.replace(out, old)
-    os.replace(building, out)
-    shutil.rmtree(old, ignore_errors=True)
+def add_seed(results: Path, folder: Path, layout: Layout) -> list[str]:
+    """Store the seed files the results folder has and the folder lacks (``seed/<path>.gz``
+    in parts, their digests in ``seed/files.json``); returns the paths added."""
+    index_path = folder / SEED / SEED_INDEX
+    index = json.loads(index_path.read_text()) if index_path.is_file() else {}
+    added = [rel for rel in seed_files(layout) if rel not in index and (results / rel).is_file()]
+    for rel in added:
+        store(results / rel, folder / SEED / f"{rel}.gz")
+        index[rel] = sha256_file(results / rel)
+    if added:
+        write_json(index_path, index)
+    return added
+
+
+def write_record(folder: Path, rel: str, record: dict[str, Any]) -> None:
+    """Add one JSON record to a published folder: the file atomically, then its digest in
+    SUMS (a kill between leaves it unlisted, which the next continuation checks again)."""
+    write_json(folder / rel, record)
+    sums = read_sums(folder)
+    sums[rel] = sha256_file(folder / rel)
+    write_sums(folder, sums)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -190,6 +465,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="publish a run without start records")  # fmt: skip
     args = parser.parse_args(argv)
     order = [name for name in args.order.split(",") if name] or None
+    if not Path(args.paper).is_file():
+        print(f"publish: --paper {args.paper}: no such file (the paper's Table 1, YAML)",
+              file=sys.stderr)  # fmt: skip
+        return 2
     try:
         out = publish(args.results, args.out, paper=args.paper, order=order,
                       partial=args.partial, unrecorded=args.unrecorded)  # fmt: skip

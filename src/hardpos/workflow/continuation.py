@@ -1,0 +1,385 @@
+"""Continue (or extend) a published run on any machine: ``make continue FROM=<folder>``.
+
+A run longer than a machine lives keeps its small, final state in a published folder
+(:mod:`hardpos.workflow.publish`) that the repository holds: the base nets and the
+held-out set (``seed/``), every finished evaluation record, each part's start record and
+benchmark files. This command, on a fresh clone or where a part was killed:
+
+1. checks the folder against ``SHA256SUMS`` (a changed or damaged file is refused, named)
+   and the run's config against the folder's (the keys that make the published nets and
+   sets must agree; recipes may be added: that extends the run);
+2. seeds the results folder: MNIST's dataset files, then the base nets and the held-out
+   set restored from ``seed/`` (newer than the data, so Snakemake does not retrain them);
+3. runs only what is missing, naming only missing outputs as targets (Snakemake reruns
+   every consumer of an intermediate it must rebuild, so finished ones are never
+   targets), in phases: what all base nets share (base nets, held-out set, Figures 2, 4,
+   5), then each base net's models one net at a time;
+4. writes each finished evaluation record back into the folder as it appears, with the
+   digests of what it was made from (model, base net, training set, held-out set, MNIST
+   test), then its digest into ``SHA256SUMS``; after each phase, the tables and index.
+
+Code changes alone do not rerun finished jobs (a clone gives every script a new
+modification time): Snakemake runs with ``--rerun-triggers`` without ``code``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hardpos.errors import DataError, HardposError
+from hardpos.files.digests import SUMS, sha256_file, unlisted_files, verify_folder, write_sums
+from hardpos.files.sidecars import sidecar_path
+from hardpos.report.table1 import check_evaluation
+from hardpos.workflow.layout import BASE_ID, Layout, MnistLayout, layout_from_config
+from hardpos.workflow.plan import load_config
+from hardpos.workflow.provenance import read_run_records
+from hardpos.workflow.publish import (
+    DERIVED,
+    SEED,
+    SEED_INDEX,
+    add_seed,
+    copy_file,
+    model_ids_with_records,
+    refresh,
+    write_record,
+)
+from hardpos.workflow.seedfiles import restore
+
+RERUN_TRIGGERS = ("mtime", "params", "input", "software-env")  # not code: see the docstring
+POLL_SECONDS = 20.0
+# config keys whose values make the published base nets, sets and records: a continuation
+# must use the same (the others: where and how fast it runs, which recipes it adds)
+SHARED_KEYS = ("dataset", "base", "solver", "heldout", "attack", "finetune", "infimnist",
+               "buckets", "figures")  # fmt: skip
+FREE_SUBKEYS = {"attack": {"batch_size"}, "finetune": {"checkpoint_every", "nets_per_job",
+                "compile_step", "workers"}, "base": {"checkpoint_every"}}  # fmt: skip
+FIGURES = ("fig2", "fig4", "fig5")
+
+
+class ContinuationError(HardposError):
+    """The published folder or the run's config cannot be continued."""
+
+
+def check_compatible(published: dict[str, Any], config: dict[str, Any]) -> None:
+    """Refuse a config that would make other base nets or sets than the published ones, or
+    a published recipe under the same name with another definition, naming the key."""
+    for key in SHARED_KEYS:
+        ours, theirs = dict_or_value(config.get(key)), dict_or_value(published.get(key))
+        if isinstance(ours, dict) and isinstance(theirs, dict):
+            for sub in sorted(set(ours) | set(theirs)):
+                if sub not in FREE_SUBKEYS.get(key, ()) and ours.get(sub) != theirs.get(sub):
+                    raise ContinuationError(
+                        f"config key {key}.{sub}: {ours.get(sub)!r} here, {theirs.get(sub)!r} "
+                        "in the published run: a continuation must make the same nets and sets"
+                    )
+        elif ours != theirs:
+            raise ContinuationError(f"config key {key}: {ours!r} here, {theirs!r} in the "
+                                    "published run")  # fmt: skip
+    mine = {r["name"]: r for r in config.get("recipes", [])}
+    for recipe in published.get("recipes", []):
+        name = recipe["name"]
+        if name not in mine:
+            raise ContinuationError(
+                f"config key recipes: the published run's recipe {name!r} is missing "
+                "(a continuation keeps every published row)"
+            )
+        if mine[name] != recipe:
+            raise ContinuationError(f"config key recipes: {name!r} is {mine[name]} here but "
+                                    f"{recipe} in the published run")  # fmt: skip
+
+
+def dict_or_value(value: Any) -> Any:
+    return dict(value) if isinstance(value, dict) else value
+
+
+def check_folder(folder: Path) -> list[str]:
+    """Verify the folder against its SUMS; an unlisted evaluation record (written just
+    before a kill) is checked as a record and listed, an unlisted derived file is made
+    anew later; anything else unlisted is refused. Returns the records it adopted."""
+    sums = verify_folder(folder)
+    adopted = []
+    for name in unlisted_files(folder, sums):
+        if name in DERIVED:
+            continue
+        if name.startswith("eval/") and name.endswith(".json"):
+            check_evaluation(_read_json(folder / name), folder / name)
+            sums[name] = sha256_file(folder / name)
+            adopted.append(name)
+        elif name.startswith(("benchmarks/", "runs/", "figures/")):
+            sums[name] = sha256_file(folder / name)  # evidence copied before a kill
+        else:
+            raise ContinuationError(f"{folder / name}: not listed in {folder / SUMS}; remove it "
+                                    "or publish the folder anew")  # fmt: skip
+    write_sums(folder, sums)
+    return adopted
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise DataError(f"{path}: not readable JSON ({error})") from None
+
+
+class Continuation:
+    """One continuation of the published run in ``folder`` with Snakemake ``args``."""
+
+    def __init__(self, folder: Path, args: Sequence[str], *, snakemake: str, cores: int,
+                 paper: str = "config/paper_table1.yaml") -> None:  # fmt: skip
+        self.folder, self.args, self.snakemake, self.cores = folder, list(args), snakemake, cores
+        self.paper = paper
+        self.config = load_config(args)
+        self.layout: Layout = layout_from_config(self.config)
+        if not isinstance(self.layout, MnistLayout):
+            raise ContinuationError("config key dataset: only MNIST runs can be continued "
+                                    "(ImageNet's networks are imported, not kept)")  # fmt: skip
+        self.results = Path(self.config["results"])
+
+    # -- 1. the folder
+    def open_folder(self) -> None:
+        """Check a published folder, or start a new one for a run from scratch."""
+        if (self.folder / SUMS).is_file():
+            for name in check_folder(self.folder):
+                print(f"continue: {name}: a record written before a kill, checked and kept")
+            published = self.folder / "config.yaml"
+            if published.is_file():
+                check_compatible(yaml.safe_load(published.read_text()) or {}, self.config)
+            unknown = set(model_ids_with_records(self.folder / "eval")) - set(self.layout.models)
+            if unknown:
+                raise ContinuationError(f"{self.folder / 'eval'}: records of models this config "
+                                        f"lacks: {', '.join(sorted(unknown))}")  # fmt: skip
+        elif self.folder.exists() and any(self.folder.iterdir()):
+            raise ContinuationError(f"{self.folder}: not a published run (no {SUMS}) and not "
+                                    "empty: name a published folder or a new one")  # fmt: skip
+        self.folder.mkdir(parents=True, exist_ok=True)
+        text = yaml.safe_dump(_plain(self.config), sort_keys=False)
+        config = self.folder / "config.yaml"
+        if not config.is_file() or config.read_text() != text:
+            write_record_text(self.folder, "config.yaml", text)
+
+    # -- 2. the results folder
+    def seed(self) -> None:
+        """MNIST's files first, then the seed's files restored newer than them."""
+        data = [self.layout.paths.mnist(split) for split in ("train", "test")]
+        missing = [p for p in data if not Path(p).is_file()]
+        if missing:
+            self.snakemake_run(missing, label="MNIST's dataset files")
+        index_path = self.folder / SEED / SEED_INDEX
+        index = _read_json(index_path) if index_path.is_file() else {}
+        for rel, digest in index.items():
+            dest = self.results / rel
+            if dest.is_file():
+                if sha256_file(dest) != digest:
+                    raise ContinuationError(
+                        f"{dest}: differs from the published {self.folder / SEED / rel}.gz "
+                        "(another run's file?): move it away or use another results folder"
+                    )
+                continue
+            restore(self.folder / SEED / f"{rel}.gz", dest, digest)
+            print(f"continue: {dest} restored from the published seed")
+
+    # -- 3. what is left
+    def phases(self) -> list[tuple[str, list[str]]]:
+        """(label, missing targets) of the shared phase, then of each base net."""
+        recorded = set(model_ids_with_records(self.folder / "eval"))
+        paths = self.layout.paths
+        shared = [paths.heldout_set(), paths.heldout_table()]
+        shared += [paths.model(BASE_ID.format(net=net)) for net in self.layout.nets]
+        shared = [p for p in shared if not Path(p).is_file()]
+        for fig in FIGURES:
+            if not (self.folder / "figures" / f"{fig}.png").is_file():
+                shared += [paths.figure(fig, "png"), paths.figure(fig, "pdf")]
+        phases = [("what the base nets share", shared)]
+        for net in self.layout.nets:
+            value = self.layout.net_value(net)
+            ids = [m.id for m in self.layout.models.values()
+                   if m.net == value and m.id not in recorded]  # fmt: skip
+            phases.append((f"base net {net}", [paths.evaluation(i) for i in ids]))
+        return [(label, targets) for label, targets in phases if targets]
+
+    def snakemake_command(self, targets: Sequence[str], *, dry_run: bool = False) -> list[str]:
+        # targets first: --rerun-triggers (and --configfile in args) take every word after it
+        return [
+            self.snakemake, *targets, "--cores", str(self.cores), "--resources", "gpu=2",
+            *(["--dry-run"] if dry_run else []), "--rerun-incomplete",
+            "--rerun-triggers", *RERUN_TRIGGERS, *self.args,
+        ]  # fmt: skip
+
+    def snakemake_run(self, targets: Sequence[str], *, label: str) -> None:
+        print(f"continue: {label}: {len(targets)} targets", flush=True)
+        process = subprocess.Popen(self.snakemake_command(targets))
+        try:
+            while True:
+                try:
+                    code = process.wait(timeout=POLL_SECONDS)
+                    break
+                except subprocess.TimeoutExpired:
+                    self.harvest()
+        finally:
+            if process.poll() is None:  # a refused record stops the run, Snakemake with it
+                process.terminate()
+                process.wait()
+        self.harvest()
+        if code != 0:
+            raise ContinuationError(f"Snakemake stopped with exit {code} during {label}; the "
+                                    "records finished so far are in the folder")  # fmt: skip
+
+    # -- 4. records back into the folder
+    def harvest(self) -> list[str]:
+        """Every finished evaluation record not yet in the folder, certified and written
+        back; then start records, benchmark files and figures the folder lacks."""
+        added = []
+        recorded = set(model_ids_with_records(self.folder / "eval"))
+        for model_id in model_ids_with_records(self.results / "eval"):
+            if model_id in recorded or model_id not in self.layout.models:
+                continue
+            record = self.certify(model_id)
+            if record is not None:
+                write_record(self.folder, f"eval/{model_id}.json", record)
+                added.append(model_id)
+                print(f"continue: eval/{model_id}.json written back", flush=True)
+        self._copy_new(self.results / "logs" / "runs", "runs", (".yaml",))
+        self._copy_new(self.results / "benchmarks", "benchmarks", (".tsv",))
+        self._copy_new(self.results / "figures", "figures", (".png", ".pdf"))
+        add_seed(self.results, self.folder, self.layout)
+        return added
+
+    def certify(self, model_id: str) -> dict[str, Any] | None:
+        """The record of ``model_id`` with the digests of what made it, or None while it
+        is not yet certain (an input newer than the record: Snakemake will redo it)."""
+        paths = self.layout.paths
+        path = Path(paths.evaluation(model_id))
+        record = check_evaluation(_read_json(path), path)
+        model = self.layout.model(model_id)
+        inputs = {"model": Path(paths.model(model_id)), "mnist_test": Path(paths.mnist("test")),
+                  "heldout": Path(paths.heldout_set()),
+                  "heldout_table": Path(paths.heldout_table())}  # fmt: skip
+        net = next((n for n in self.layout.nets if self.layout.net_value(n) == model.net), None)
+        if model.order is not None and net is not None:
+            inputs["base_net"] = Path(paths.model(BASE_ID.format(net=net)))
+            inputs["trainset"] = Path(paths.trainset(model.recipe, net))
+        elif model_id.startswith("base/"):
+            inputs["base_net"] = inputs["model"]
+        stamp = path.stat().st_mtime_ns
+        for name, source in inputs.items():
+            if not source.is_file():
+                print(f"continue: {path}: its {name} {source} is gone; not written back")
+                return None
+            if source.stat().st_mtime_ns > stamp:
+                print(f"continue: {path}: older than its {name} {source}; not written back")
+                return None
+        digests = {name: {"sha256": sha256_file(source)} for name, source in inputs.items()}
+        if "trainset" in inputs:
+            digests["trainset"]["images"] = _images_in(inputs["trainset"])
+        side = sidecar_path(inputs["model"])
+        if side.is_file():
+            digests["model"]["train_images"] = _read_json(side).get("train_images")
+        runs = read_run_records(self.results / "logs" / "runs")
+        record["inputs"] = digests
+        record["model"] = paths.model(model_id).removeprefix(f"{paths.results}/")
+        record["part"] = {key: runs[-1].get(key) for key in ("commit", "started")} if runs else {}
+        if runs:
+            record["part"]["processor"] = (runs[-1].get("machine") or {}).get("processor")
+        return record
+
+    def _copy_new(self, source: Path, into: str, suffixes: Sequence[str]) -> None:
+        if not source.is_dir():
+            return
+        for path in sorted(source.rglob("*")):
+            if path.suffix not in suffixes or path.name.startswith(".") or not path.is_file():
+                continue
+            if path.stat().st_size == 0:
+                continue  # a job still running (Snakemake writes the file at its end)
+            dest = self.folder / into / path.relative_to(source)
+            if not dest.is_file():
+                copy_file(path, dest)
+
+    def refresh(self) -> None:
+        status = refresh(self.folder, self.config, source="continued with make continue",
+                         paper=self.paper)  # fmt: skip
+        print(f"continue: {self.folder}: {status.summary() if status else 'tables made'}")
+
+    def run(self) -> int:
+        self.open_folder()
+        self.seed()
+        self.harvest()  # what a killed part finished after its last poll
+        for label, targets in self.phases():
+            self.snakemake_run(targets, label=label)
+            self.refresh()
+        self.refresh()
+        left = self.phases()
+        if left:
+            print(f"continue: still missing after the run: {left}", file=sys.stderr)
+            return 1
+        print(f"continue: {self.folder} is complete")
+        return 0
+
+    def plan(self) -> list[str]:
+        """Seed, then the targets still to make (``--plan``: ``make plan`` prints them)."""
+        self.open_folder()
+        self.seed()
+        return [t for _, targets in self.phases() for t in targets]
+
+
+def _images_in(path: Path) -> int:
+    from hardpos.files.datasets import load_dataset
+
+    return int(len(load_dataset(path)[1]))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def write_record_text(folder: Path, rel: str, text: str) -> None:
+    from hardpos.files.atomic import write_text
+    from hardpos.files.digests import read_sums
+
+    write_text(folder / rel, text)
+    sums = read_sums(folder)
+    sums[rel] = sha256_file(folder / rel)
+    write_sums(folder, sums)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m hardpos.workflow.continuation",
+        description=__doc__.splitlines()[0] + " Other arguments go to snakemake.",
+    )
+    parser.add_argument("--from", dest="folder", type=Path, required=True,
+                        help="the published folder (make publish's, or a new one)")  # fmt: skip
+    parser.add_argument("--cores", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--snakemake", default="snakemake")
+    parser.add_argument("--paper", default="config/paper_table1.yaml")
+    parser.add_argument("--targets", action="store_true",
+                        help="seed, then print the targets left, one a line")  # fmt: skip
+    ours, args = parser.parse_known_args(argv)
+    try:
+        job = Continuation(ours.folder, args, snakemake=ours.snakemake, cores=ours.cores,
+                           paper=ours.paper)  # fmt: skip
+        if ours.targets:
+            print("\n".join(job.plan()))
+            return 0
+        return job.run()
+    except HardposError as error:
+        print(f"continue: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
