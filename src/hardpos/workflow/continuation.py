@@ -19,7 +19,8 @@ benchmark files. This command, on a fresh clone or where a part was killed:
    test), then its digest into ``SHA256SUMS``; after each phase, the tables and index.
 
 Code changes alone do not rerun finished jobs (a clone gives every script a new
-modification time): Snakemake runs with ``--rerun-triggers`` without ``code``.
+modification time): Snakemake runs with ``--rerun-triggers`` without ``code`` (and without
+``params``: :func:`check_compatible` holds the config to the published one instead).
 """
 
 from __future__ import annotations
@@ -54,7 +55,10 @@ from hardpos.workflow.publish import (
 )
 from hardpos.workflow.seedfiles import restore
 
-RERUN_TRIGGERS = ("mtime", "params", "input", "software-env")  # not code: see the docstring
+# not code (see the docstring), nor params: a machine's own settings (mnist_dir, batch
+# sizes) would rerun finished jobs, and what makes the published nets and sets is held
+# equal to the published config by check_compatible instead
+RERUN_TRIGGERS = ("mtime", "input", "software-env")
 POLL_SECONDS = 20.0
 # config keys whose values make the published base nets, sets and records: a continuation
 # must use the same (the others: where and how fast it runs, which recipes it adds)
