@@ -31,18 +31,21 @@ FROM ?=
 plan: $(STAMP)
 	@$(PLAN) $(if $(FROM),--from $(FROM),--suggest) $(ARGS)
 
-# The workflow, then its HTML report (report.html: every table and figure with captions).
+# The workflow, then its HTML report (report.html: every table and figure with captions;
+# written beside it and renamed, so a killed report leaves the earlier one whole).
 # The plan comes first; it never stops the run (no prompt: scripts can call make run).
 # A directory still locked by a killed run stops Snakemake with its own message; the hint
 # after it names the way out (Snakemake's locks are never deleted behind the user's back).
 run: $(STAMP)
-	@$(PLAN) --suggest $(ARGS) || echo "make run: no plan (see above); running anyway"
+	@$(PLAN) --suggest $(ARGS) || { test $$? -ne 3 || exit 2; \
+	  echo "make run: no plan (see above); running anyway"; }
 	@$(BIN)/snakemake --cores $(CORES) --resources gpu=2 --rerun-incomplete $(ARGS) || { status=$$?; \
 	  if ls .snakemake/locks/*.lock >/dev/null 2>&1; then echo "hint: if no other Snakemake \
 	runs in this directory (from any machine), the lock is a killed run's: make unlock" >&2; \
 	  fi; exit $$status; }
 	@case " $(ARGS) " in *" -n "*|*" --dry-run "*|*" --dryrun "*) ;; \
-	  *) $(BIN)/snakemake --cores 1 $(ARGS) --report report.html ;; esac
+	  *) $(BIN)/snakemake --cores 1 $(ARGS) --report .report.tmp.html && \
+	     mv -f .report.tmp.html report.html ;; esac
 
 # A run kept in a published folder, continued (or extended with new recipes) on any
 # machine: checks FROM against its SHA256SUMS, seeds the results folder from it, runs only

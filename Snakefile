@@ -11,7 +11,8 @@ sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version
 
-from hardpos.workflow.config import ConfigError, validate_config
+from hardpos.workflow.config import ConfigError, check_no_links, validate_config
+from hardpos.workflow.gpu_slots import cuda_hardware_present
 from hardpos.workflow.provenance import record_run
 
 min_version("9.0")
@@ -22,8 +23,16 @@ configfile: "config/config.yaml"
 
 try:
     validate_config(config, os.path.join(workflow.basedir, "config/schema.yaml"))
+    check_no_links(config["results"])
 except ConfigError as error:
     raise WorkflowError(str(error)) from None
+
+# jobs run here (not on a cluster's nodes) would each fail on "no NVIDIA driver"
+if config["device"] == "cuda" and workflow.local_exec and not cuda_hardware_present():
+    raise WorkflowError(
+        "config key device: cuda, but no CUDA GPU is visible on this machine; use auto or "
+        "cpu, or run the jobs where the GPUs are (profiles/slurm)"
+    )
 
 
 report: "workflow/report/workflow.rst"

@@ -82,3 +82,29 @@ def test_a_log_that_cannot_be_written_is_named_and_nothing_starts(tmp_path: Path
     assert f"background: --log {log}: " in run.stderr and "Traceback" not in run.stderr
     time.sleep(0.5)
     assert not marker.exists()
+
+
+def test_a_second_start_in_the_same_folder_is_refused_while_the_first_runs(tmp_path: Path):
+    def starter(*command: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "hardpos.workflow.background", "--log", "run.log", "--",
+             *command],
+            cwd=tmp_path, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+
+    first = starter("sleep", "30")
+    assert first.returncode == 0 and "started in the background" in first.stdout
+    pid = int(first.stdout.split("pid ")[1].split(",")[0])
+    try:
+        second = starter("echo", "second")
+        assert second.returncode == 1
+        assert f"not started: a background run started here is still running (pid {pid}" in (
+            second.stderr
+        )
+        assert "second" not in (tmp_path / "run.log").read_text()
+    finally:
+        os.kill(pid, 15)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and starter("true").returncode != 0:
+        time.sleep(0.2)  # the lock goes with the first run
+    assert starter("true").returncode == 0

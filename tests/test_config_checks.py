@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from hardpos.errors import HardposError
 from hardpos.mnist.idx import MNIST_COUNTS
 from hardpos.workflow import config as workflow_config
 from hardpos.workflow.config import ConfigError, validate_config
+from hardpos.workflow.layout import layout_from_config
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "config" / "schema.yaml"
@@ -149,3 +151,40 @@ def test_batch_sizes_take_auto_and_name_anything_else(section):
     validate_config(config, SCHEMA)
     config[section]["batch_size"] = "big"
     _refused(config, rf"{section}\.batch_size: 'big' is not a positive integer, or auto")
+
+
+@pytest.mark.parametrize("name", ["basic", "InfiMNIST-style"])
+def test_a_recipe_cannot_take_a_name_table_1_gives_its_own_rows(name):
+    """A recipe called basic once put fine-tuned nets into the base nets' row."""
+    config = _smoke()
+    config["recipes"].append({"name": name, "method": "fgs"})
+    validate_config(config, SCHEMA)  # the schema allows the name; the layout refuses it
+    with pytest.raises(HardposError, match=f"recipe '{name}': Table 1 gives this name"):
+        layout_from_config(config)
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_more_attacked_images_than_mnist_holds_are_refused_before_any_job(split):
+    config = _smoke()
+    config["attack"][f"{split}_images"] = MNIST_COUNTS[split] + 1
+    _refused(config, f"attack.{split}_images: {MNIST_COUNTS[split] + 1}, but MNIST's {split}")
+
+
+def test_a_results_path_that_is_a_file_is_named(tmp_path: Path):
+    config = _smoke()
+    config["results"] = str(tmp_path / "a-file")
+    (tmp_path / "a-file").write_text("")
+    _refused(config, "results: '.*a-file' is a file, not a folder")
+
+
+def test_a_link_planted_where_snakemake_writes_benchmarks_is_refused(tmp_path: Path):
+    from hardpos.workflow.config import check_no_links
+
+    (tmp_path / "results" / "benchmarks" / "finetune").mkdir(parents=True)
+    check_no_links(tmp_path / "results")
+    outside = tmp_path / "outside.tsv"
+    link = tmp_path / "results" / "benchmarks" / "finetune" / "FGS-net1-order1.tsv"
+    link.symlink_to(outside)
+    with pytest.raises(ConfigError, match="FGS-net1-order1.tsv: a symbolic link"):
+        check_no_links(tmp_path / "results")
+    assert not outside.exists()

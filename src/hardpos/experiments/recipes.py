@@ -73,6 +73,11 @@ class Recipe:
         return {"method": self.method, **dict(self.objective)}
 
 
+# the names Table 1 gives its own rows: no recipe may take them
+BASE_ROW = "basic"
+BASELINE_ROW_PREFIX = "InfiMNIST-style"
+
+
 def parse_recipes(spec: list[dict]) -> list[Recipe]:
     """Recipes from the config's ``recipes`` list; errors name the recipe and key."""
     recipes = []
@@ -85,6 +90,10 @@ def parse_recipes(spec: list[dict]) -> list[Recipe]:
             raise InputError(f"recipe {name!r} is defined twice")
         if name.startswith("PASS-"):
             raise InputError(f"recipe {name!r}: names starting with PASS- are the buckets' own")
+        if name == BASE_ROW or name.startswith(BASELINE_ROW_PREFIX):
+            raise InputError(f"recipe {name!r}: Table 1 gives this name to its own row "
+                             f"({BASE_ROW!r}: the base nets, {BASELINE_ROW_PREFIX}...: the "
+                             "augmentation baseline); choose another")  # fmt: skip
         method = entry.pop("method", None)
         if method not in (*FAMILIES, "none", *OBJECTIVES):
             known = ", ".join((*FAMILIES, "none", *OBJECTIVES))

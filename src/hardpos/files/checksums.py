@@ -103,7 +103,8 @@ def verify_zip(
     except FileNotFoundError:
         raise error(f"{path}: no such file") from None
     except (KeyError, OSError, EOFError, zipfile.BadZipFile, zlib.error, struct.error,
-            NotImplementedError, RuntimeError) as exc:  # fmt: skip
+            NotImplementedError, RuntimeError, UnicodeDecodeError, ValueError) as exc:  # fmt: skip
+        # UnicodeDecodeError, ValueError: a damaged member name or size in the directory
         # NotImplementedError, RuntimeError: a damaged compression method or encryption flag
         raise error(f"{path}: not {kind} ({exc})") from None
 

@@ -22,6 +22,43 @@ def read_weights(path: str | os.PathLike) -> Any:
         raise ModelError(f"{path}: weights file not found")
     verify_if_zip(path, error=ModelError)  # torch.load reads the zip without its CRCs
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for a corrupt file
         raise ModelError(f"{path}: not a readable torch file ({exc})") from None
+    name = first_non_finite(state)
+    if name is not None:
+        raise ModelError(f"{path}: {name} holds NaN or infinite values (a diverged training "
+                         "run's weights): refusing to use them")  # fmt: skip
+    return state
+
+
+def first_non_finite(state: Any, prefix: str = "") -> str | None:
+    """The name of the first floating tensor in ``state`` (nested dicts and lists) with a
+    NaN or infinite value, or None."""
+    if isinstance(state, torch.Tensor):
+        if state.is_floating_point() and not bool(torch.isfinite(state).all()):
+            return prefix or "a tensor"
+        return None
+    items = state.items() if isinstance(state, dict) else enumerate(state) \
+        if isinstance(state, list | tuple) else ()  # fmt: skip
+    for key, value in items:
+        found = first_non_finite(value, f"{prefix}.{key}" if prefix else str(key))
+        if found is not None:
+            return found
+    return None
+
+
+def first_misfit(expected: dict[str, torch.Tensor], state: Any) -> str | None:
+    """What first keeps ``state`` from loading into a network whose ``state_dict`` is
+    ``expected``: a missing or unexpected layer, or a shape that differs; None if it fits."""
+    if not isinstance(state, dict):
+        return f"a {type(state).__name__}, not a state_dict"
+    for name, tensor in expected.items():
+        if name not in state:
+            return f"layer {name} is missing"
+        got = getattr(state[name], "shape", None)
+        if got != tensor.shape:
+            return f"layer {name} has shape {tuple(got) if got is not None else got}, " \
+                f"the network needs {tuple(tensor.shape)}"  # fmt: skip
+    extra = [name for name in state if name not in expected]
+    return f"layer {extra[0]} is not in the network" if extra else None

@@ -17,7 +17,7 @@ from torch import nn
 from hardpos.errors import ModelError
 from hardpos.files.atomic import atomic_path, write_json
 from hardpos.files.sidecars import read_sidecar, sidecar_path
-from hardpos.files.weights import read_weights
+from hardpos.files.weights import first_misfit, read_weights
 
 LENET_PARAMETERS = 431_080
 
@@ -88,6 +88,9 @@ def load_lenet(path: str | os.PathLike, device: torch.device | str = "cpu") -> L
         state = state["model"]  # a training checkpoint
     scale = float(read_sidecar(path).get("input_scale", 1.0 / 255.0))
     model = LeNet(input_scale=scale)
+    misfit = first_misfit(model.state_dict(), state)
+    if misfit is not None:
+        raise ModelError(f"{path}: weights do not fit Caffe's LeNet: {misfit}")
     try:
         model.load_state_dict(state)
     except (RuntimeError, TypeError) as exc:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import fcntl
 import os
 import shlex
 import subprocess
@@ -25,6 +26,7 @@ import sys
 from pathlib import Path
 
 LOWEST = 19
+LOCK = ".hardpos-background.lock"
 AUTOGROUPS = Path("/proc/sys/kernel/sched_autogroup_enabled")
 
 
@@ -56,9 +58,25 @@ def priority_of(pid: int) -> str:
     return f"nice {nice}, session {session}, autogroup {group} (kernel autogroups {state})"
 
 
-def start(command: list[str], log: Path) -> subprocess.Popen:
+def take_lock(path: Path) -> int | None:
+    """An exclusive lock on ``path`` (its descriptor), or None while a started run holds it.
+
+    The started command inherits the descriptor, so the lock lasts as long as the run:
+    a second ``make background`` in the same folder is refused before it starts anything
+    (its Snakemake would only stop on the first one's lock, inside the first one's log)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def start(command: list[str], log: Path, lock_fd: int | None = None) -> subprocess.Popen:
     """``command`` in a session of its own at the lowest priority, output appended to
-    ``log``, which first gets a line saying when and what, then the priority it runs at."""
+    ``log``, which first gets a line saying when and what, then the priority it runs at;
+    ``lock_fd`` (:func:`take_lock`) is handed to it, so its lock lasts as long as it."""
     log.parent.mkdir(parents=True, exist_ok=True)
     when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     with open(log, "a") as out:
@@ -72,6 +90,7 @@ def start(command: list[str], log: Path) -> subprocess.Popen:
             stderr=subprocess.STDOUT,
             start_new_session=True,
             preexec_fn=_lower_own_priority,
+            pass_fds=() if lock_fd is None else (lock_fd,),
         )
         out.write(f"background: pid {process.pid}, {priority_of(process.pid)}\n")
     return process
@@ -80,6 +99,8 @@ def start(command: list[str], log: Path) -> subprocess.Popen:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--log", type=Path, required=True, help="file the output is appended to")
+    parser.add_argument("--lock", type=Path, default=Path(LOCK),
+                        help="held while the run lives: a second start is refused")  # fmt: skip
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- then the command")
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -92,11 +113,20 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as error:
         print(f"background: --log {args.log}: {error.strerror}", file=sys.stderr)
         return 2
+    lock_fd = take_lock(args.lock)
+    if lock_fd is None:
+        holder = args.lock.read_text().strip() or "unknown"
+        print(f"background: not started: a background run started here is still running "
+              f"(pid {holder}, lock {args.lock}); wait for it to end or stop it first",
+              file=sys.stderr)  # fmt: skip
+        return 1
     try:
-        process = start(command, args.log)
+        process = start(command, args.log, lock_fd)
     except OSError as error:
         print(f"background: cannot start {command[0]!r}: {error.strerror}", file=sys.stderr)
         return 2
+    os.ftruncate(lock_fd, 0)
+    os.pwrite(lock_fd, f"{process.pid}\n".encode(), 0)
     print(
         f"started in the background, pid {process.pid}, at the lowest priority: "
         f"{priority_of(process.pid)}\noutput appended to {args.log}"

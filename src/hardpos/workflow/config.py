@@ -127,6 +127,9 @@ def check_values(config: dict[str, Any]) -> None:
     """Refuse, naming the key, what the schema cannot see: recipes whose method, k, factor
     and tau do not combine, hot ranks the classes do not have, bucket edges that are not
     increasing, held-out and bucket sizes the attacked images cannot supply."""
+    results = config.get("results")
+    if isinstance(results, str) and os.path.exists(results) and not os.path.isdir(results):
+        raise InputError(f"results: {results!r} is a file, not a folder for the outputs")
     classes = _classes(config)
     for i, recipe in enumerate(config["recipes"]):
         where = f"recipes[{i}]: recipe {recipe['name']!r}"
@@ -145,6 +148,32 @@ def check_values(config: dict[str, Any]) -> None:
         _check_increasing(buckets["edges"], where="buckets.edges")
         check_hot_rank(buckets["k"], classes=classes, where="buckets.k")
         check_factors(buckets["factors"], where="buckets.factors")
+    for split, size in MNIST_COUNTS.items():
+        count = config["attack"].get(f"{split}_images")
+        if isinstance(count, int) and not isinstance(count, bool) and count > size:
+            raise InputError(f"attack.{split}_images: {count}, but MNIST's {split} split holds "
+                             f"{size} images")  # fmt: skip
     _check_types(config["heldout"]["types"], classes=classes, where="heldout.types")
     _check_types(config["figures"]["gallery_types"], classes=classes, where="figures.gallery_types")
     _check_supply(config)
+
+
+# folders of the results that Snakemake itself writes into (benchmark files, logs): it
+# follows a link planted there, so a run refuses to start while one is present
+WRITTEN_BY_SNAKEMAKE = ("benchmarks", "logs")
+
+
+def check_no_links(results: str | os.PathLike) -> None:
+    """Refuse a symbolic link under the results' benchmark and log folders, naming it: a
+    write through it would land outside the results folder."""
+    for name in WRITTEN_BY_SNAKEMAKE:
+        top = os.path.join(results, name)
+        if os.path.islink(top):
+            raise ConfigError(f"{top}: a symbolic link; Snakemake would write through it "
+                              "outside the results folder: replace it with a folder")  # fmt: skip
+        for folder, dirs, files in os.walk(top):
+            for entry in (*dirs, *files):
+                path = os.path.join(folder, entry)
+                if os.path.islink(path):
+                    raise ConfigError(f"{path}: a symbolic link; Snakemake would write through "
+                                      "it outside the results folder: remove it")  # fmt: skip

@@ -20,7 +20,14 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from hardpos.errors import HardposError
-from hardpos.experiments.recipes import Recipe, bucket_name, generation_plan, parse_recipes
+from hardpos.experiments.recipes import (
+    BASE_ROW,
+    BASELINE_ROW_PREFIX,
+    Recipe,
+    bucket_name,
+    generation_plan,
+    parse_recipes,
+)
 
 # Model ids: a model's path under models/ (and its evaluation's under eval/) without the
 # extension. A rule's output uses the same pattern with the fields left as wildcards.
@@ -328,7 +335,7 @@ class MnistLayout(Layout):
 
     def _base_models(self) -> list[Model]:
         return [
-            Model(BASE_ID.format(net=net.name), "basic", net.value, None, net.value, net.value)
+            Model(BASE_ID.format(net=net.name), BASE_ROW, net.value, None, net.value, net.value)
             for net in self.nets.values()
         ]
 
@@ -354,11 +361,11 @@ class MnistLayout(Layout):
         """The augmentation baseline's Table 1 row: ``InfiMNIST-style (1M)``."""
         count = self.config["infimnist"]["count"]
         size = f"{count // 1_000_000}M" if count % 1_000_000 == 0 else f"{count:,}"
-        return f"InfiMNIST-style ({size})"
+        return f"{BASELINE_ROW_PREFIX} ({size})"
 
     def table1_recipes(self) -> list[str]:
         """Table 1's rows in order: the base nets, each fine-tuning recipe, the baseline."""
-        return ["basic", *self.finetune_recipes, self.infimnist_label()]
+        return [BASE_ROW, *self.finetune_recipes, self.infimnist_label()]
 
     def attack_set(self, split: str, net: str) -> str:
         return self.paths.mnist(split)
@@ -427,7 +434,7 @@ class ImagenetLayout(Layout):
         )
 
     def _base_models(self) -> list[Model]:
-        return [Model(BASE_ID.format(net=name), "basic", name) for name in self.nets]
+        return [Model(BASE_ID.format(net=name), BASE_ROW, name) for name in self.nets]
 
     def _finetune_model(self, recipe: str, net: str, order: int) -> Model:
         model_id = FINETUNE_ID.format(recipe=recipe, net=net, order=order)

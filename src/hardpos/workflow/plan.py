@@ -183,6 +183,14 @@ def split_snakemake_args(args: Sequence[str]) -> tuple[list[str], list[str]]:
     return configfiles, overrides
 
 
+BAD_CONFIG_FILE = 3  # make plan's exit status for a config file that is not YAML
+
+
+class ConfigFileError(PlanError):
+    """A config file that is not YAML: ``make run`` stops on it (Snakemake's own message
+    does not name the file)."""
+
+
 def load_config(
     args: Sequence[str], *, workdir: str | os.PathLike = ".", default: str = "config/config.yaml"
 ) -> dict:
@@ -196,6 +204,13 @@ def load_config(
             config = merge_config(config, yaml.safe_load(full.read_text()) or {})
         except OSError as error:
             raise PlanError(f"plan: cannot read config file {full}: {error.strerror}") from None
+        except yaml.YAMLError as error:
+            where = getattr(error, "problem_mark", None)
+            line = f", line {where.line + 1}" if where is not None else ""
+            raise ConfigFileError(
+                f"config file {full}{line}: not valid YAML "
+                f"({getattr(error, 'problem', None) or error})"
+            ) from None
     for item in overrides:
         key, eq, value = item.partition("=")
         if not eq:
@@ -833,7 +848,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f'  make run ARGS="--configfile {path}"   # {what}{estimate}')
     except HardposError as error:
         print(error, file=sys.stderr)
-        return 1
+        return BAD_CONFIG_FILE if isinstance(error, ConfigFileError) else 1
     sys.stdout.flush()
     return 0
 
@@ -856,7 +871,7 @@ def plan_continuation(folder: Path, args: list[str], ours, has_gpu: bool) -> int
         print(format_plan(plan, title=f"{title}; {ours.cores} cores"))
     except HardposError as error:
         print(error, file=sys.stderr)
-        return 1
+        return BAD_CONFIG_FILE if isinstance(error, ConfigFileError) else 1
     return 0
 
 
