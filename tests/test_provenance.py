@@ -8,9 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from workflow_outputs import copy_workflow
 
+from hardpos.errors import DataError
 from hardpos.workflow.provenance import git_state, read_runs, record_run
 
 VENV = Path(sys.executable).parent.parent
@@ -71,3 +73,13 @@ def test_a_run_writes_one_record_and_a_dry_run_none(tmp_path: Path, real_mnist: 
     assert record["config"]["mnist_dir"] == str(real_mnist)
     assert record["commit"] is None  # the copy is not a checkout; its record says so
     assert record["workflow"] == str(tmp_path.resolve())
+
+
+@pytest.mark.parametrize("text", ["", "started: [unclosed\n", "- a list\n", "config: 3\n"])
+def test_an_invalid_or_empty_run_record_is_named(tmp_path, text):
+    """Once a ParserError or AttributeError traceback from make publish."""
+    folder = tmp_path / "results" / "logs" / "runs"
+    folder.mkdir(parents=True)
+    (folder / "20261207T000000Z-1.yaml").write_text(text)
+    with pytest.raises(DataError, match="20261207T000000Z-1.yaml: "):
+        read_runs(tmp_path / "results")

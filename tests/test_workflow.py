@@ -129,6 +129,22 @@ def test_a_bad_recipe_stops_with_a_message_naming_it(workdir):
     assert "recipe 'FGV': k applies to hc-d and hc-s only" in run.stdout + run.stderr
 
 
+@pytest.mark.skipif(Path("/proc/driver/nvidia/gpus").is_dir(), reason="a GPU is here")
+def test_device_cuda_without_a_gpu_stops_the_dry_run_naming_the_key(workdir):
+    """Accepted once, then every job failed on "Found no NVIDIA driver"."""
+    run = snakemake(workdir, "-n", "--config", "device=cuda")
+    assert run.returncode != 0
+    assert "config key device: cuda, but no CUDA GPU is visible" in run.stdout + run.stderr
+
+
+def test_make_run_names_a_config_file_that_is_not_yaml(workdir):
+    (workdir / "config" / "bad.yaml").write_text("recipes: [\n  {name: x\n")
+    run = make_target(workdir, "run", "--configfile config/bad.yaml")
+    assert run.returncode != 0
+    assert "config file config/bad.yaml, line 3: not valid YAML" in run.stderr, run.stderr
+    assert not (workdir / "results").exists()
+
+
 def test_lint_is_clean(workdir):
     run = subprocess.run(
         [str(SNAKEMAKE), "--lint"], cwd=workdir, capture_output=True, text=True, timeout=300

@@ -121,6 +121,31 @@ def _settings(cls, values: dict[str, Any], key: str):
     return cls(**values)
 
 
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def check_record(record: object, path) -> None:
+    """A robustness record as :func:`robustness_record` writes it, or a DataError naming
+    the file and key: accuracies are numbers in [0, 1], one per budget, budgets positive."""
+    from hardpos.errors import DataError
+
+    if not isinstance(record, dict):
+        raise DataError(f"{path}: a robustness record is a JSON object")
+    if "robust_accuracy" not in record or "linf" not in record:
+        raise DataError(f"{path}: robustness record lacks 'robust_accuracy' or 'linf'")
+    budgets, robust = record["linf"], record["robust_accuracy"]
+    if not isinstance(budgets, list) or not all(_is_number(b) and b > 0 for b in budgets):
+        raise DataError(f"{path}: linf: expected a list of positive budgets, found {budgets!r}")
+    if not isinstance(robust, list) or len(robust) != len(budgets):
+        raise DataError(f"{path}: robust_accuracy: expected one accuracy per budget "
+                        f"({len(budgets)}), found {robust!r}")  # fmt: skip
+    for key, value in [("clean_accuracy", record.get("clean_accuracy")),
+                       *((f"robust_accuracy[{i}]", a) for i, a in enumerate(robust))]:  # fmt: skip
+        if not _is_number(value) or not 0.0 <= value <= 1.0:
+            raise DataError(f"{path}: {key}: expected an accuracy in [0, 1], found {value!r}")
+
+
 def load_records(paths) -> pd.DataFrame:
     """One row per robustness record: model (its file, as in the evaluation records),
     recipe, net, clean and robust accuracy per budget, median minimal norms."""
@@ -137,8 +162,7 @@ def load_records(paths) -> pd.DataFrame:
             raise DataError(f"{path}: no such robustness record") from None
         except json.JSONDecodeError as exc:
             raise DataError(f"{path}: not a robustness record ({exc})") from None
-        if "robust_accuracy" not in record or "linf" not in record:
-            raise DataError(f"{path}: robustness record lacks 'robust_accuracy' or 'linf'")
+        check_record(record, path)
         norms = record.get("min_norm") or {}
         rows.append(
             {

@@ -20,6 +20,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from hardpos.errors import DataError
+
 
 @dataclass(frozen=True)
 class JobRecord:
@@ -50,8 +52,9 @@ def _number(row: dict, key: str) -> float:
 
 
 def read_records(benchmarks: str | os.PathLike) -> list[JobRecord]:
-    """One record per benchmark file under ``benchmarks`` (the rule is the first folder);
-    files that are empty or not Snakemake's format are skipped."""
+    """One record per benchmark file under ``benchmarks`` (the rule is the first folder).
+    A file that is empty or not Snakemake's format is a :class:`DataError` naming it: left
+    out silently, it would make a stage look cheaper than it was."""
     root = Path(benchmarks)
     records = []
     for path in sorted(root.rglob("*.tsv")):
@@ -59,11 +62,12 @@ def read_records(benchmarks: str | os.PathLike) -> list[JobRecord]:
         try:
             with path.open(newline="") as handle:
                 rows = list(csv.DictReader(handle, delimiter="\t"))
-        except (OSError, UnicodeDecodeError):
-            continue
+        except (OSError, UnicodeDecodeError) as error:
+            raise DataError(f"{path}: not a readable benchmark file ({error})") from None
         rows = [row for row in rows if math.isfinite(_number(row, "s"))]
         if not rows:
-            continue
+            raise DataError(f"{path}: no time in this benchmark file (empty or damaged); "
+                            "delete it and rerun its job to measure it again")  # fmt: skip
         row = rows[-1]  # a job benchmarked with repeats: the last run
         wall, load = _number(row, "s"), _number(row, "mean_load")
         cpu = min(wall, wall * load / 100) if load > 0 else wall
@@ -118,7 +122,11 @@ def main(argv: list[str] | None = None) -> int:
     if not benchmarks.is_dir():
         print(f"costs: {benchmarks}: no benchmark files (has the run started?)", file=sys.stderr)
         return 2
-    records = read_records(benchmarks)
+    try:
+        records = read_records(benchmarks)
+    except DataError as error:
+        print(f"costs: {error}", file=sys.stderr)
+        return 2
     if not records:
         print(f"costs: {benchmarks}: no finished job's benchmark file", file=sys.stderr)
         return 2
