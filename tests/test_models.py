@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from hardpos.errors import ModelError
+from hardpos.errors import DataError, ModelError
 from hardpos.experiments.models import load_model
 from hardpos.files.sidecars import sidecar_path
 from hardpos.mnist.lenet import LENET_PARAMETERS, LeNet, save_model
@@ -134,3 +134,25 @@ def test_a_model_whose_zip_directory_is_damaged_is_a_named_error(tmp_path):
             except Exception as error:  # noqa: BLE001 - what the test is about
                 failures.append(f"{offset}^{bit:#x}: {type(error).__name__}: {error}")
     assert not failures, failures
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 64 KB tmpfs (root only; skipped where mounting is not allowed)."""
+    import subprocess
+
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)],
+                             capture_output=True, check=False)  # fmt: skip
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here")
+    yield folder
+    subprocess.run(["umount", str(folder)], check=False)
+
+
+def test_a_full_disk_while_saving_says_so_with_the_path(full_disk):
+    """torch said only "unexpected pos 105280 vs 105176"."""
+    with pytest.raises(DataError, match=r"tiny/net.pt: cannot be saved: no space left on device"):
+        save_model(full_disk / "net.pt", LeNet(seed=1), {})
+    assert list(full_disk.iterdir()) == []  # no half-written file left

@@ -1,9 +1,11 @@
 """Robust accuracy at each L-inf budget and minimal norms of one model (adv-lib)."""
 
-from hardpos.robustness.record import write_robustness
 from hardpos.workflow.jobs import job
 
 with job(snakemake):
+    # imported inside the job: a failing import (adv-lib, torch) then says why in the log
+    from hardpos.robustness.record import write_robustness
+
     write_robustness(
         model=snakemake.input.model,
         test_set=snakemake.input.test,

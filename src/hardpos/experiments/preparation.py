@@ -5,12 +5,10 @@ from __future__ import annotations
 import logging
 import os
 
-import torch
-
 from hardpos.device import pick_device
-from hardpos.files.atomic import atomic_path
 from hardpos.files.datasets import save_dataset
 from hardpos.files.parquet import save_table
+from hardpos.files.weights import save_weights
 from hardpos.imagenet.classifiers import load_classifier, save_classifier
 from hardpos.imagenet.folders import class_names, load_crops, read_index, scan_split
 from hardpos.imagenet.random_weights import random_classifier
@@ -59,8 +57,7 @@ def random_weights(
     )
     log.info("%s: random weights, fc fitted on %d crops: training accuracy %.3f",
              arch, len(labels), accuracy)  # fmt: skip
-    with atomic_path(out) as tmp:
-        torch.save(model.net.state_dict(), tmp)
+    save_weights(model.net.state_dict(), out)
 
 
 def import_model(

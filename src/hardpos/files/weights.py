@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from hardpos.errors import ModelError
+from hardpos.errors import DataError, ModelError
+from hardpos.files.atomic import atomic_path
 from hardpos.files.checksums import verify_if_zip
+
+# below this many free bytes, a failed write is taken for a full disk
+_NEARLY_FULL = 16 << 20
+
+
+def save_weights(obj: Any, path: str | os.PathLike) -> None:
+    """``torch.save`` to ``path`` atomically. A write that fails (torch says only
+    "unexpected pos ..." when the disk fills) is a :class:`DataError` naming the path and,
+    where the disk is full, saying so."""
+    path = Path(path)
+    try:
+        with atomic_path(path) as tmp:
+            torch.save(obj, tmp)
+    except (OSError, RuntimeError) as exc:
+        full = getattr(exc, "errno", None) == errno.ENOSPC
+        with contextlib.suppress(OSError):
+            full = full or shutil.disk_usage(path.parent).free < _NEARLY_FULL
+        why = "no space left on device" if full else f"the write failed ({exc})"
+        raise DataError(f"{path}: cannot be saved: {why}") from None
 
 
 def read_weights(path: str | os.PathLike) -> Any:

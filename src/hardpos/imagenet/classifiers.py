@@ -22,8 +22,8 @@ import torch
 from torch import nn
 
 from hardpos.errors import ModelError
-from hardpos.files.atomic import atomic_path, write_json
-from hardpos.files.weights import read_weights
+from hardpos.files.atomic import write_json
+from hardpos.files.weights import read_weights, save_weights
 
 ARCHITECTURES = ("googlenet", "resnet152")
 MEAN = (0.485, 0.456, 0.406)  # torchvision's ImageNet normalisation, on [0, 1] RGB
@@ -151,7 +151,6 @@ def save_classifier(
 ) -> None:
     """Write the network's torchvision ``state_dict`` and a JSON sidecar naming the
     architecture (read back by :func:`hardpos.experiments.models.load_model`)."""
-    with atomic_path(path) as tmp:
-        torch.save(model.net.state_dict(), tmp)
+    save_weights(model.net.state_dict(), path)
     side = Path(path).with_name(Path(path).name + ".json")
     write_json(side, {**meta, "architecture": model.arch, "num_classes": model.num_classes})

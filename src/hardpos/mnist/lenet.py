@@ -15,9 +15,9 @@ import torch
 from torch import nn
 
 from hardpos.errors import ModelError
-from hardpos.files.atomic import atomic_path, write_json
+from hardpos.files.atomic import write_json
 from hardpos.files.sidecars import read_sidecar, sidecar_path
-from hardpos.files.weights import first_misfit, read_weights
+from hardpos.files.weights import first_misfit, read_weights, save_weights
 
 LENET_PARAMETERS = 431_080
 
@@ -76,8 +76,7 @@ def bias_parameters(model: nn.Module) -> set[int]:
 
 def save_model(path: str | os.PathLike, model: LeNet, meta: dict[str, Any]) -> None:
     """Write the model's ``state_dict`` and a JSON sidecar (config, seed, metrics)."""
-    with atomic_path(path) as tmp:
-        torch.save(model.state_dict(), tmp)
+    save_weights(model.state_dict(), path)
     write_json(sidecar_path(path), {"architecture": "lenet", **meta})
 
 

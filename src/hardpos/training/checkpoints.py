@@ -10,8 +10,8 @@ from pathlib import Path
 import torch
 
 from hardpos.errors import ModelError
-from hardpos.files.atomic import atomic_path
 from hardpos.files.checksums import verify_if_zip
+from hardpos.files.weights import save_weights
 from hardpos.mnist.lenet import LeNet
 
 log = logging.getLogger(__name__)
@@ -36,8 +36,7 @@ class TrainState:
 
 def save_checkpoint(path: str | os.PathLike, state: TrainState, extra: dict) -> None:
     """Write a checkpoint atomically, so a kill never leaves a half-written one."""
-    with atomic_path(path) as tmp:
-        torch.save(state.to_dict(extra), tmp)
+    save_weights(state.to_dict(extra), path)
 
 
 def load_checkpoint(path: str | os.PathLike, device: torch.device) -> tuple[TrainState, dict]:

@@ -24,9 +24,9 @@ import torch
 import torch.nn.functional as F
 
 from hardpos.errors import InputError, ModelError
-from hardpos.files.atomic import atomic_path
 from hardpos.files.checksums import verify_if_zip
 from hardpos.files.images import ImageStack
+from hardpos.files.weights import save_weights
 from hardpos.imagenet.classifiers import ImageNetClassifier
 from hardpos.imagenet.folders import CropDataset
 from hardpos.training.batches import BatchOrder, MixedBatchOrder
@@ -78,8 +78,7 @@ class _Batches(torch.utils.data.Sampler):
 
 def _save(path, model: ImageNetClassifier, momentum, iteration: int, identity: dict) -> None:
     blob = {"model": model.net.state_dict(), "momentum": momentum, "iteration": iteration}
-    with atomic_path(path) as tmp:
-        torch.save({**blob, **identity}, tmp)
+    save_weights({**blob, **identity}, path)
 
 
 def _resume(path, model: ImageNetClassifier, identity: dict, device):

@@ -36,8 +36,8 @@ import torch.nn.functional as F
 from torch.func import functional_call, grad_and_value, vmap
 
 from hardpos.errors import InputError, ModelError
-from hardpos.files.atomic import atomic_path
 from hardpos.files.checksums import verify_if_zip
+from hardpos.files.weights import save_weights
 from hardpos.mnist.lenet import LeNet
 from hardpos.training.batches import BatchOrder, MixedBatchOrder
 from hardpos.training.checkpoints import TrainState, load_checkpoint, same_run
@@ -106,8 +106,7 @@ def save_stacked_checkpoint(path: str | os.PathLike, state: StackedState, extra:
         "input_scale": state.input_scale,
         **extra,
     }
-    with atomic_path(path) as tmp:
-        torch.save(blob, tmp)
+    save_weights(blob, path)
 
 
 def load_stacked_checkpoint(
