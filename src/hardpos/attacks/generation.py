@@ -391,6 +391,7 @@ def _prepare(model, images, labels, options: AttackOptions) -> _Run:
         std=options.std,
         device=dev,
     )
+    check_images_fit(pixel_model, pixels.x)
     batch_size = options.batch_size
     if batch_size == "auto":
         batch_size = auto_batch_size(pixel_model, pixels.x[:_PROBE_PAIRS])
@@ -409,6 +410,31 @@ def _prepare(model, images, labels, options: AttackOptions) -> _Run:
         forward_batch=int(forward_batch),
         progress=_show_progress(options.progress),
     )
+
+
+def check_images_fit(model: PixelModel, x: np.ndarray | torch.Tensor) -> None:
+    """One image through the model before any search: images of the wrong layout or size
+    (channels last, three channels for a one-channel net, 32x32 for a 28x28 one) get one
+    line naming the shape they have and the one expected, not a torch traceback."""
+    if not len(x):
+        return
+    one = x[:1] if isinstance(x, torch.Tensor) else torch.from_numpy(np.array(x[:1]))
+    try:
+        with torch.no_grad():
+            model.logits(one.to(model_device(model)))
+    except torch.OutOfMemoryError:
+        raise
+    except (RuntimeError, ValueError) as exc:
+        shape = tuple(x.shape)
+        first = str(exc).strip().splitlines()[0]
+        hint = ""
+        if len(shape) == 4 and shape[3] in (1, 3) and shape[1] not in (1, 3):
+            hint = ("; these look channels-last [N, H, W, C]: give [N, C, H, W], e.g. "
+                    "images.transpose(0, 3, 1, 2)")  # fmt: skip
+        raise InputError(
+            f"images of shape {shape} do not fit the model ({first}); expected [N, C, H, W] "
+            f"(or [N, H, W] for one channel) with the channels and size the model takes{hint}"
+        ) from None
 
 
 def auto_batch_size(model: PixelModel, sample: np.ndarray) -> int:

@@ -18,6 +18,17 @@ from hardpos.errors import InputError
 _DEVICE = re.compile(r"^(auto|cpu|cuda)(?::(\d+))?$")
 
 
+def positive_int(text: str) -> int:
+    """A count of at least one (iterations, batch sizes): argparse names the option."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value}: expected a count of at least 1")
+    return value
+
+
 def device_option(text: str) -> str:
     """``--device``: auto, cpu, cuda or cuda:N, the last two only where that GPU is visible.
 

@@ -7,7 +7,7 @@ import logging
 
 import torch
 
-from hardpos.cli.argument_checks import device_option, writable_file
+from hardpos.cli.argument_checks import device_option, positive_int, writable_file
 from hardpos.device import describe, pick_device
 from hardpos.metrics.classification import error_rate
 from hardpos.mnist.idx import load_mnist
@@ -23,12 +23,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--mnist-dir", required=True, help="folder with the four MNIST IDX files")
     p.add_argument("--download", action="store_true", help="fetch MNIST when it is absent")
     p.add_argument("--seed", type=int, default=0, help="initial weights and ordering")
-    p.add_argument("--iterations", type=int, default=10_000)
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--iterations", type=positive_int, default=10_000,
+                   help="the iteration counter to train to (--init: from its count)")  # fmt: skip
+    p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--base-lr", type=float, default=0.01)
     p.add_argument("--init", help="checkpoint to continue from (fine-tuning)")
     p.add_argument("--checkpoint", help="checkpoint file; resumed from when it exists")
-    p.add_argument("--checkpoint-every", type=int, default=1000)
+    p.add_argument("--checkpoint-every", type=positive_int, default=1000)
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
     p.add_argument("--device", type=device_option, default="auto", help="auto, cpu, cuda[:N]")
     p.add_argument("--out", required=True, help="model file (state_dict) to write")

@@ -117,8 +117,16 @@ def train(
         "objective": objective.describe() if objective is not None else None,
     }
     state = _resume(checkpoint, identity, device) if checkpoint is not None else None
+    if iterations < 0:
+        raise InputError(f"iterations: {iterations}; expected a count >= 0")
     if state is None and init is not None:
         state, _ = load_checkpoint(init, device)
+        if state.iteration >= iterations:
+            raise InputError(
+                f"--init {init} is at iteration {state.iteration} already, and iterations "
+                f"is {iterations}: nothing to train (the counter continues from the init: "
+                f"ask for {state.iteration} + the iterations to add)"
+            )
         log.info("continuing from %s at iteration %d", init, state.iteration)
     if state is None:
         model = LeNet(seed=seed, input_scale=input_scale).to(device)
