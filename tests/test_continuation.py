@@ -127,3 +127,32 @@ def test_a_continuation_may_add_recipes_but_not_change_what_made_the_seed():
     dropped["recipes"] = dropped["recipes"][1:]
     with pytest.raises(ContinuationError, match="recipe 'FGS' is missing"):
         check_compatible(published, dropped)
+
+
+def test_training_sets_of_one_recipe_and_net_are_compared_block_by_block(tmp_path: Path):
+    """Two parts on different processors made FGS/net1's set twice; they differ in one
+    image, which falls in the second of three blocks (block size 256, 600 images)."""
+    from hardpos.files.datasets import save_dataset
+    from hardpos.workflow.certify import trainset_fingerprint
+    from hardpos.workflow.publish import training_sets_report
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (600, 28, 28), dtype=np.uint8)
+    labels = rng.integers(0, 10, 600)
+    save_dataset(tmp_path / "a.npz", images, labels)
+    images[300, 5, 5] ^= 1
+    save_dataset(tmp_path / "b.npz", images, labels)
+    first, second = (trainset_fingerprint(tmp_path / f"{n}.npz") for n in "ab")
+    assert first["images"] == 600 and len(first["blocks"]) == 3
+    assert [x == y for x, y in zip(first["blocks"], second["blocks"], strict=True)] == [
+        True, False, True,
+    ]  # fmt: skip
+    folder = tmp_path / "pub"
+    for order, fingerprint in ((1, first), (2, second), (3, second)):
+        path = folder / "eval" / "finetune" / "FGS" / f"net1-order{order}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        trainset = {"sha256": "a" if fingerprint is first else "b", **fingerprint}
+        record = _record() | {"recipe": "FGS", "order": order, "inputs": {"trainset": trainset}}
+        path.write_text(json.dumps(record))
+    report = training_sets_report(folder)
+    assert "| FGS | 1 | 2 | 600 | at most 256 (1 of 3 blocks of 256) |" in report

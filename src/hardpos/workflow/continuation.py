@@ -39,11 +39,10 @@ import yaml
 
 from hardpos.errors import DataError, HardposError
 from hardpos.files.digests import SUMS, sha256_file, unlisted_files, verify_folder, write_sums
-from hardpos.files.sidecars import sidecar_path
 from hardpos.report.table1 import check_evaluation
+from hardpos.workflow.certify import certify
 from hardpos.workflow.layout import BASE_ID, Layout, MnistLayout, layout_from_config
 from hardpos.workflow.plan import load_config
-from hardpos.workflow.provenance import read_run_records
 from hardpos.workflow.publish import (
     DERIVED,
     SEED,
@@ -62,6 +61,7 @@ from hardpos.workflow.seedfiles import restore
 # equal to the published config by check_compatible instead
 RERUN_TRIGGERS = ("mtime", "input", "software-env")
 POLL_SECONDS = 20.0
+REFRESH_SECONDS = 600.0  # at most this often, the folder's tables are made anew mid-phase
 # config keys whose values make the published base nets, sets and records: a continuation
 # must use the same (the others: where and how fast it runs, which recipes it adds)
 SHARED_KEYS = ("dataset", "base", "solver", "heldout", "attack", "finetune", "infimnist",
@@ -149,6 +149,7 @@ class Continuation:
             raise ContinuationError("config key dataset: only MNIST runs can be continued "
                                     "(ImageNet's networks are imported, not kept)")  # fmt: skip
         self.results = Path(self.config["results"])
+        self._refreshed = -REFRESH_SECONDS
 
     # -- 1. the folder
     def open_folder(self) -> None:
@@ -254,7 +255,7 @@ class Continuation:
         for model_id in model_ids_with_records(self.results / "eval"):
             if model_id in recorded or model_id not in self.layout.models:
                 continue
-            record = self.certify(model_id)
+            record = certify(self.layout, model_id)
             if record is not None:
                 write_record(self.folder, f"eval/{model_id}.json", record)
                 added.append(model_id)
@@ -263,45 +264,9 @@ class Continuation:
         self._copy_new(self.results / "benchmarks", "benchmarks", (".tsv",))
         self._copy_new(self.results / "figures", "figures", (".png", ".pdf"))
         add_seed(self.results, self.folder, self.layout)
+        if added and time.monotonic() - self._refreshed > REFRESH_SECONDS:
+            self.refresh()  # the tables follow the records while a phase runs
         return added
-
-    def certify(self, model_id: str) -> dict[str, Any] | None:
-        """The record of ``model_id`` with the digests of what made it, or None while it
-        is not yet certain (an input newer than the record: Snakemake will redo it)."""
-        paths = self.layout.paths
-        path = Path(paths.evaluation(model_id))
-        record = check_evaluation(_read_json(path), path)
-        model = self.layout.model(model_id)
-        inputs = {"model": Path(paths.model(model_id)), "mnist_test": Path(paths.mnist("test")),
-                  "heldout": Path(paths.heldout_set()),
-                  "heldout_table": Path(paths.heldout_table())}  # fmt: skip
-        net = next((n for n in self.layout.nets if self.layout.net_value(n) == model.net), None)
-        if model.order is not None and net is not None:
-            inputs["base_net"] = Path(paths.model(BASE_ID.format(net=net)))
-            inputs["trainset"] = Path(paths.trainset(model.recipe, net))
-        elif model_id.startswith("base/"):
-            inputs["base_net"] = inputs["model"]
-        stamp = path.stat().st_mtime_ns
-        for name, source in inputs.items():
-            if not source.is_file():
-                print(f"continue: {path}: its {name} {source} is gone; not written back")
-                return None
-            if source.stat().st_mtime_ns > stamp:
-                print(f"continue: {path}: older than its {name} {source}; not written back")
-                return None
-        digests = {name: {"sha256": sha256_file(source)} for name, source in inputs.items()}
-        if "trainset" in inputs:
-            digests["trainset"]["images"] = _images_in(inputs["trainset"])
-        side = sidecar_path(inputs["model"])
-        if side.is_file():
-            digests["model"]["train_images"] = _read_json(side).get("train_images")
-        runs = read_run_records(self.results / "logs" / "runs")
-        record["inputs"] = digests
-        record["model"] = paths.model(model_id).removeprefix(f"{paths.results}/")
-        record["part"] = {key: runs[-1].get(key) for key in ("commit", "started")} if runs else {}
-        if runs:
-            record["part"]["processor"] = (runs[-1].get("machine") or {}).get("processor")
-        return record
 
     def _copy_new(self, source: Path, into: str, suffixes: Sequence[str]) -> None:
         if not source.is_dir():
@@ -316,6 +281,7 @@ class Continuation:
                 copy_file(path, dest)
 
     def refresh(self) -> None:
+        self._refreshed = time.monotonic()
         status = refresh(self.folder, self.config, source="continued with make continue",
                          paper=self.paper)  # fmt: skip
         print(f"continue: {self.folder}: {status.summary() if status else 'tables made'}")
@@ -340,12 +306,6 @@ class Continuation:
         self.open_folder()
         self.seed()
         return [t for _, targets in self.phases() for t in targets]
-
-
-def _images_in(path: Path) -> int:
-    from hardpos.files.datasets import load_dataset
-
-    return int(len(load_dataset(path)[1]))
 
 
 def _plain(value: Any) -> Any:
