@@ -156,3 +156,23 @@ def test_training_sets_of_one_recipe_and_net_are_compared_block_by_block(tmp_pat
         path.write_text(json.dumps(record))
     report = training_sets_report(folder)
     assert "| FGS | 1 | 2 | 600 | at most 256 (1 of 3 blocks of 256) |" in report
+
+
+def test_seed_files_added_mid_run_are_listed_before_a_kill_could_strand_them(tmp_path: Path):
+    """The seed's parts and index were once listed only by the end-of-phase refresh: a
+    continuation killed before it refused its own folder on the next start."""
+    from hardpos.workflow.continuation import check_folder
+    from hardpos.workflow.layout import layout_from_config
+    from hardpos.workflow.publish import add_seed
+
+    config = yaml.safe_load(CONFIG.read_text()) | {"results": str(tmp_path / "results")}
+    config["base"]["seeds"] = [1]
+    layout = layout_from_config(config)
+    model = Path(layout.paths.model("base/net1"))
+    model.parent.mkdir(parents=True)
+    model.write_bytes(b"weights")
+    folder = _folder(tmp_path)
+    assert add_seed(tmp_path / "results", folder, layout) == ["models/base/net1.pt"]
+    check_folder(folder)  # nothing unlisted
+    assert "seed/files.json" in read_sums(folder)
+    assert "seed/models/base/net1.pt.gz.000" in read_sums(folder)

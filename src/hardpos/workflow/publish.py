@@ -443,11 +443,16 @@ def add_seed(results: Path, folder: Path, layout: Layout) -> list[str]:
     index_path = folder / SEED / SEED_INDEX
     index = json.loads(index_path.read_text()) if index_path.is_file() else {}
     added = [rel for rel in seed_files(layout) if rel not in index and (results / rel).is_file()]
+    sums = read_sums(folder)
     for rel in added:
-        store(results / rel, folder / SEED / f"{rel}.gz")
+        for part in store(results / rel, folder / SEED / f"{rel}.gz"):
+            sums[part.relative_to(folder).as_posix()] = sha256_file(part)
         index[rel] = sha256_file(results / rel)
-    if added:
+    if added:  # the parts are listed before the index that names them
+        write_sums(folder, sums)
         write_json(index_path, index)
+        sums[index_path.relative_to(folder).as_posix()] = sha256_file(index_path)
+        write_sums(folder, sums)
     return added
 
 
