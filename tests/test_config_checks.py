@@ -10,7 +10,6 @@ import yaml
 
 from hardpos.errors import HardposError
 from hardpos.mnist.idx import MNIST_COUNTS
-from hardpos.workflow import config as workflow_config
 from hardpos.workflow.config import ConfigError, validate_config
 from hardpos.workflow.layout import layout_from_config
 
@@ -137,11 +136,6 @@ def test_a_bucket_size_the_pool_cannot_supply_is_refused():
     assert "at most 4050" in message
     config["buckets"]["allow_fewer"] = True
     validate_config(config, SCHEMA)
-
-
-def test_the_config_module_knows_the_mnist_counts():
-    """Kept as a copy (hardpos.mnist loads torch, the DAG must not): equal to the reader's."""
-    assert workflow_config.MNIST_COUNTS == MNIST_COUNTS
 
 
 @pytest.mark.parametrize("section", ["attack", "pass"])

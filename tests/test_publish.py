@@ -177,3 +177,22 @@ def test_bad_arguments_are_named_without_a_traceback(tmp_path: Path, capsys):
     results = _run(tmp_path)
     assert main([str(results), "--out", str(tmp_path / "o"), "--paper", "missing.yaml"]) == 2
     assert "--paper missing.yaml: no such file" in capsys.readouterr().err
+
+
+def test_a_full_disk_is_named_as_out_and_leaves_no_build_folder(tmp_path: Path, capsys):
+    """A raw OSError once named the hidden build folder."""
+    import subprocess
+
+    results = _run(tmp_path)
+    tiny = tmp_path / "tiny"
+    tiny.mkdir()
+    mount = ["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(tiny)]
+    if subprocess.run(mount, capture_output=True, check=False).returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here")
+    try:
+        assert main([str(results), "--out", str(tiny / "pub"), "--paper", str(PAPER)]) == 2
+        err = capsys.readouterr().err
+        assert f"OUT {tiny / 'pub'}: cannot publish there: No space left on device" in err, err
+        assert list(tiny.iterdir()) == []
+    finally:
+        subprocess.run(["umount", str(tiny)], check=False)

@@ -23,12 +23,6 @@ MNIST_FILES = {
 MNIST_COUNTS = {"train": 60000, "test": 10000}
 
 
-_IMAGE_MAGIC = 0x00000803  # unsigned byte, 3 dimensions
-
-
-_LABEL_MAGIC = 0x00000801  # unsigned byte, 1 dimension
-
-
 def read_idx(path: str | os.PathLike, *, ndim: int) -> np.ndarray:
     """Read one IDX file of unsigned bytes (gzip or raw) with ``ndim`` dimensions.
 

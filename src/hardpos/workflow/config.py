@@ -7,6 +7,7 @@ only the key, what was wrong and what is allowed.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import jsonschema
@@ -15,6 +16,7 @@ import yaml
 from hardpos.errors import HardposError, InputError
 from hardpos.experiments.attack_options import check_factors, check_hot_rank, check_recipe
 from hardpos.experiments.recipes import parse_type
+from hardpos.mnist.idx import MNIST_COUNTS
 
 
 class ConfigError(HardposError):
@@ -61,9 +63,6 @@ def validate_config(config: dict[str, Any], schema_path: str | os.PathLike) -> N
 
 MNIST_CLASSES = 10
 IMAGENET_CLASSES = 1000
-# hardpos.mnist.idx.MNIST_COUNTS, not imported: hardpos.mnist loads torch and OpenCV, and
-# this module runs while Snakemake builds the DAG (a test keeps the two equal)
-MNIST_COUNTS = {"train": 60000, "test": 10000}
 
 
 def _classes(config: dict[str, Any]) -> int:
@@ -92,10 +91,16 @@ def _check_increasing(values: list[float], *, where: str) -> None:
             )
 
 
-def _attacked(config: dict[str, Any], split: str) -> int:
-    """How many MNIST images of ``split`` each base net attacks (at most)."""
-    limit = config["attack"][f"{split}_images"]
-    return MNIST_COUNTS[split] if limit is None else min(int(limit), MNIST_COUNTS[split])
+def attacked_images(config: Mapping[str, Any], split: str) -> int:
+    """How many MNIST images of ``split`` each base net attacks (at most): all, the first
+    N (an integer), or a share of them (a fraction below 1, as the draw takes it)."""
+    limit = (config.get("attack") or {}).get(f"{split}_images")
+    total = MNIST_COUNTS[split]
+    if limit is None:
+        return total
+    if isinstance(limit, float) and limit < 1:
+        return round(limit * total)
+    return min(int(limit), total)
 
 
 def _check_supply(config: dict[str, Any]) -> None:
@@ -103,21 +108,23 @@ def _check_supply(config: dict[str, Any]) -> None:
     attack succeeded: refused here, before any job, unless ``allow_fewer``."""
     heldout = config["heldout"]
     nets = len(config["base"]["seeds"])
-    most = _attacked(config, "test") * nets  # one image per type per (source, net)
+    tested = attacked_images(config, "test")
+    most = tested * nets  # one image per type per (source, net)
     if heldout["per_type"] > most and not heldout.get("allow_fewer", False):
         raise InputError(
             f"heldout.per_type: {heldout['per_type']} images per type asked, but "
-            f"{nets} base net(s) attacking {_attacked(config, 'test')} test images give at most "
+            f"{nets} base net(s) attacking {tested} test images give at most "
             f"{most} of each type; lower it, raise attack.test_images, or set "
             "heldout.allow_fewer: true"
         )
     buckets = config["buckets"]
     if buckets["enabled"] and buckets["per_bucket"] is not None:
-        pool = _attacked(config, "train") * buckets["k"] * len(set(buckets["factors"]))
+        trained = attacked_images(config, "train")
+        pool = trained * buckets["k"] * len(set(buckets["factors"]))
         if buckets["per_bucket"] > pool and not buckets.get("allow_fewer", False):
             raise InputError(
                 f"buckets.per_bucket: {buckets['per_bucket']} images per bucket asked, but a "
-                f"net's pool ({_attacked(config, 'train')} training images x {buckets['k']} hot "
+                f"net's pool ({trained} training images x {buckets['k']} hot "
                 f"ranks x {len(set(buckets['factors']))} factors) holds at most {pool}; lower "
                 "it, raise attack.train_images, or set buckets.allow_fewer: true"
             )

@@ -35,6 +35,8 @@ from typing import Any
 import yaml
 
 from hardpos.errors import HardposError
+from hardpos.mnist.idx import MNIST_COUNTS
+from hardpos.workflow.config import attacked_images
 
 
 class PlanError(HardposError):
@@ -292,13 +294,6 @@ CALIBRATION: dict[str, Rate] = {
 _FREE_RULES = {"all"}
 
 
-def _attacked(config: Mapping, split: str) -> int:
-    """Images a base net attacks on an MNIST split (the misclassified ~1% are ignored)."""
-    limit = config.get("attack", {}).get(f"{split}_images")
-    total = {"train": 60_000, "test": 10_000}[split]
-    return total if limit is None else min(int(limit), total)
-
-
 def _generation(config: Mapping) -> dict[str, dict[str, dict]]:
     from hardpos.experiments.recipes import generation_plan, parse_recipes
 
@@ -316,7 +311,7 @@ def _pairs(plan: Mapping, split: str, family: str, config: Mapping) -> tuple[int
     if entry is None:
         return 0, 0
     directions = max(int(entry["k"]), 1)
-    pairs = _attacked(config, split) * directions
+    pairs = attacked_images(config, split) * directions
     return pairs, pairs * len(entry["factors"])
 
 
@@ -340,7 +335,7 @@ def _robustness_passes(config: Mapping) -> float:
     """Forward and backward passes of one image, summed over a robustness job's attacks:
     steps x restarts per budget, and each minimum-norm attack's steps (L2 and L-inf)."""
     settings = config.get("robustness", {})
-    images = settings.get("images") or 10_000
+    images = settings.get("images") or MNIST_COUNTS["test"]
     budget = int(settings.get("steps", 100)) * int(settings.get("restarts", 1))
     passes = budget * len(settings.get("linf", [0.1, 0.2, 0.3]))
     if settings.get("min_norm"):
@@ -355,7 +350,7 @@ def job_work(job: Job, config: Mapping, plan: Mapping) -> tuple[str, float]:
         return "other", 1  # no model of the ImageNet stages: see the README's GPU table
     nets = len(config.get("base", {}).get("seeds", [1]))
     if rule == "prepare_mnist":
-        return "prepare_mnist", 60_000 if wc.get("split") == "train" else 10_000
+        return "prepare_mnist", MNIST_COUNTS[wc.get("split", "test")]
     if rule == "augment":
         return "augment", config["infimnist"]["count"]
     if rule == "train_base":
@@ -381,7 +376,7 @@ def job_work(job: Job, config: Mapping, plan: Mapping) -> tuple[str, float]:
         return "gather", nets * rows
     if rule == "evaluate":
         heldout = config["heldout"]
-        return "evaluate", 10_000 + len(heldout["types"]) * heldout["per_type"]
+        return "evaluate", MNIST_COUNTS["test"] + len(heldout["types"]) * heldout["per_type"]
     if rule in ("figure4", "figure5"):
         rows = sum(_pairs(plan, "test", f, config)[1] for f in plan.get("test", {}))
         return "figure", nets * rows
