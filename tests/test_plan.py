@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from hardpos.workflow import calibration, cost_model, dry_run, run_config
 from hardpos.workflow import plan as planner
-from hardpos.workflow.plan import Job, PlanError
+from hardpos.workflow import schedule as scheduling
+from hardpos.workflow.dry_run import Job, PlanError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,7 +67,7 @@ This was a dry-run (flag -n). The order of jobs does not reflect the order of ex
 
 
 def test_dry_run_jobs_are_read_field_by_field():
-    train, generate, everything = planner.parse_dry_run(DRY_RUN)
+    train, generate, everything = dry_run.parse_dry_run(DRY_RUN)
     assert train == Job(
         rule="train_base",
         jobid=2,
@@ -82,14 +84,14 @@ def test_dry_run_jobs_are_read_field_by_field():
 
 
 def test_job_stats_table_is_read():
-    assert planner.parse_job_stats(DRY_RUN) == {"generate": 1, "train_base": 1, "all": 1}
-    assert planner.parse_job_stats("Building DAG of jobs...\nNothing to be done.") == {}
+    assert dry_run.parse_job_stats(DRY_RUN) == {"generate": 1, "train_base": 1, "all": 1}
+    assert dry_run.parse_job_stats("Building DAG of jobs...\nNothing to be done.") == {}
 
 
 def test_dry_run_that_disagrees_with_its_job_stats_is_refused():
     broken = DRY_RUN.replace("rule generate:", "something else:")
     with pytest.raises(PlanError, match="Job stats"):
-        planner.parse_dry_run(broken)
+        dry_run.parse_dry_run(broken)
 
 
 def test_config_overlays_like_snakemake(tmp_path):
@@ -99,7 +101,7 @@ def test_config_overlays_like_snakemake(tmp_path):
     )
     (tmp_path / "small.yaml").write_text("base: {seeds: [1]}\nthreads: 1\n")
     args = ["--configfile", "small.yaml", "-n", "--config", "results=out", "threads=4"]
-    config = planner.load_config(args, workdir=tmp_path)
+    config = run_config.load_config(args, workdir=tmp_path)
     # mappings merge, lists and scalars replace, --config last, its values parsed as YAML
     assert config == {"base": {"seeds": [1], "iterations": 10000}, "results": "out", "threads": 4}
 
@@ -108,7 +110,7 @@ def test_missing_config_file_is_named(tmp_path):
     (tmp_path / "config").mkdir()
     (tmp_path / "config/config.yaml").write_text("threads: 2\n")
     with pytest.raises(PlanError, match="nothere.yaml"):
-        planner.load_config(["--configfile=nothere.yaml"], workdir=tmp_path)
+        run_config.load_config(["--configfile=nothere.yaml"], workdir=tmp_path)
 
 
 def _job(name, seconds_inputs=(), outputs=(), threads=1, gpu=False):
@@ -120,26 +122,26 @@ def test_schedule_worked_by_hand():
     a, b = _job("a", outputs=["a"]), _job("b", outputs=["b"])
     c = _job("c", ["a", "b"], ["c"])
     # a and b in parallel (20 s), then c (5 s)
-    assert planner.schedule([a, b, c], [10, 20, 5], cores=2) == 25
+    assert scheduling.schedule([a, b, c], [10, 20, 5], cores=2) == 25
     # one core: 10 + 20 + 5
-    assert planner.schedule([a, b, c], [10, 20, 5], cores=1) == 35
+    assert scheduling.schedule([a, b, c], [10, 20, 5], cores=1) == 35
     # a two-thread job holds both cores: nothing runs beside it
     wide = _job("w", outputs=["w"], threads=2)
-    assert planner.schedule([wide, b], [10, 20], cores=2) == 30
+    assert scheduling.schedule([wide, b], [10, 20], cores=2) == 30
     # ... but is scaled down to the cores there are
-    assert planner.schedule([_job("x", threads=8)], [7], cores=2) == 7
+    assert scheduling.schedule([_job("x", threads=8)], [7], cores=2) == 7
     # one GPU slot serialises the GPU jobs, CPU jobs run beside them
     g1, g2 = _job("g1", gpu=True), _job("g2", gpu=True)
-    assert planner.schedule([g1, g2, _job("cpu")], [10, 10, 15], cores=4, gpu_slots=1) == 20
+    assert scheduling.schedule([g1, g2, _job("cpu")], [10, 10, 15], cores=4, gpu_slots=1) == 20
     # done jobs take no time but still release their users
-    assert planner.schedule([a, b, c], [10, 20, 5], cores=2, done=[True, True, False]) == 5
+    assert scheduling.schedule([a, b, c], [10, 20, 5], cores=2, done=[True, True, False]) == 5
 
 
 def test_schedule_starts_the_longest_path_first():
     # the chain x -> y must start at once: 30 s; the short jobs first would give 10 + 30
     s1, s2 = _job("s1", outputs=["s1"]), _job("s2", outputs=["s2"])
     x, y = _job("x", outputs=["x"]), _job("y", ["x"], ["y"])
-    assert planner.schedule([s1, s2, x, y], [10, 10, 15, 15], cores=2) == 30
+    assert scheduling.schedule([s1, s2, x, y], [10, 10, 15, 15], cores=2) == 30
 
 
 def test_generate_and_pass_cost_follow_images_times_directions():
@@ -149,21 +151,21 @@ def test_generate_and_pass_cost_follow_images_times_directions():
         "buckets": {"enabled": False},
         "heldout": {"types": ["FGS"], "per_type": 20},
     }
-    plan = planner._generation(config)
+    plan = cost_model._generation(config)
     generate = Job("generate", 1, {"split": "train", "net": "1", "family": "hc-d"}, gpu=True)
-    cost = planner.job_cost(generate, config, plan)
-    rate = planner.CALIBRATION["generate"]
+    cost = cost_model.job_cost(generate, config, plan)
+    rate = calibration.CALIBRATION["generate"]
     assert cost.units == 150 * 9
-    start = planner.SCHEDULER_SECONDS + rate.overhead
+    start = calibration.SCHEDULER_SECONDS + rate.overhead
     assert math.isclose(cost.cpu_seconds, start + 150 * 9 / rate.cpu)
-    assert math.isclose(cost.gpu_seconds, start + planner.GPU_OVERHEAD + 150 * 9 / rate.gpu)
+    assert math.isclose(cost.gpu_seconds, start + calibration.GPU_OVERHEAD + 150 * 9 / rate.gpu)
     # PASS scores every factor's image: 1.0 and 1.05; the test split attacks all 10K
     score = Job("score_pass", 2, {"split": "test", "net": "1", "family": "fgs"}, threads=2)
-    cost = planner.job_cost(score, config, plan)
-    rate = planner.CALIBRATION["score_pass"]
+    cost = cost_model.job_cost(score, config, plan)
+    rate = calibration.CALIBRATION["score_pass"]
     assert cost.units == 10_000 * 1 * 1
-    speed = rate.cpu * planner.THREAD_SPEEDUP
-    start = planner.SCHEDULER_SECONDS + rate.overhead
+    speed = rate.cpu * calibration.THREAD_SPEEDUP
+    start = calibration.SCHEDULER_SECONDS + rate.overhead
     assert math.isclose(cost.cpu_seconds, start + 10_000 / speed)
     assert cost.gpu_seconds is None  # resources said no gpu: a CPU job
 
@@ -181,7 +183,7 @@ def test_objective_recipes_and_robustness_cost_their_passes():
     }  # fmt: skip
 
     def units(rule, **wildcards):
-        return planner.job_work(Job(rule, 1, wildcards), config, {})[1]
+        return cost_model.job_work(Job(rule, 1, wildcards), config, {})[1]
 
     assert units("finetune", recipe="FGS", net="net1-order1") == 100
     assert units("finetune", recipe="FGS-objective", net="net1-order1") == 260
@@ -195,8 +197,8 @@ def test_objective_recipes_and_robustness_cost_their_passes():
 def test_benchmark_files_scale_their_rule(tmp_path):
     config = {"base": {"seeds": [1, 2], "iterations": 1000}}
     bench = tmp_path / "net1.tsv"
-    modelled = planner.job_cost(Job("train_base", 1), config, {}).cpu_seconds
-    scheduling = planner.SCHEDULER_SECONDS  # Snakemake's own, not in a benchmark file
+    modelled = cost_model.job_cost(Job("train_base", 1), config, {}).cpu_seconds
+    scheduling = calibration.SCHEDULER_SECONDS  # Snakemake's own, not in a benchmark file
     measured = 3 * (modelled - scheduling)
     # 50% of a core on average over the job's wall time: it needed half of it
     bench.write_text(
@@ -253,7 +255,7 @@ def test_make_plan_on_the_smoke_config_lists_every_rule(tmp_path):
 
 def test_the_title_names_each_config_file_once():
     args = ["--configfile", "config/config.yaml", "config/paper-rows.yaml", "--config", "threads=2"]
-    assert planner.describe_configs(args) == (
+    assert run_config.describe_configs(args) == (
         "config/config.yaml + config/paper-rows.yaml (--config threads=2)"
     )
-    assert planner.describe_configs([]) == "config/config.yaml"
+    assert run_config.describe_configs([]) == "config/config.yaml"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 
-from hardpos.workflow import plan as planner
-from hardpos.workflow.plan import Job, RuleSummary
+from hardpos.workflow import calibration, cost_model
+from hardpos.workflow.dry_run import Job
+from hardpos.workflow.plan import RuleSummary
 from hardpos.workflow.slurm_sizing import format_sizes, size_rules
 
 CONFIG = {"base": {"seeds": [1, 2], "iterations": 40_000}, "buckets": {"enabled": False}}
@@ -17,8 +18,8 @@ def test_runtime_is_the_longest_job_scaled_by_the_measured_ratio_with_a_margin()
         Job("train_base", 2, {"net": "2"}, benchmark="b/train_base/net2.tsv"),
         Job("all", 3),  # no benchmark: not sized
     ]
-    modelled = planner.job_cost(jobs[0], CONFIG, {}).cpu_seconds
-    scheduling = planner.SCHEDULER_SECONDS
+    modelled = cost_model.job_cost(jobs[0], CONFIG, {}).cpu_seconds
+    scheduling = calibration.SCHEDULER_SECONDS
     measured = [RuleSummary("train_base", measured=4, ratio=1.5)]
     (size,) = size_rules(jobs, CONFIG, measured, {"train_base": 700.0})
     longest = scheduling + 1.5 * (modelled - scheduling)  # benchmark files omit scheduling
@@ -33,7 +34,7 @@ def test_an_unmeasured_rule_keeps_the_model_and_has_no_memory_figure():
     jobs = [Job("train_base", 1, {"net": "1"}, benchmark="b/train_base/net1.tsv")]
     (size,) = size_rules(jobs, CONFIG, [], {})
     assert size.ratio is None and size.mem_mb is None
-    assert math.isclose(size.longest_s, planner.job_cost(jobs[0], CONFIG, {}).cpu_seconds)
+    assert math.isclose(size.longest_s, cost_model.job_cost(jobs[0], CONFIG, {}).cpu_seconds)
     text = format_sizes([size], target="config/config.yaml", measured="nothing")
     assert "not measured" in text
     assert "set-resources:\n  train_base:\n    runtime: " in text

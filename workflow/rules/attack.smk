@@ -24,8 +24,8 @@ rule generate:
         mem_mb=grows_on_retry(8000),
     params:
         net=net_value,
-        k=lambda wc: LAYOUT.plan[wc.split][wc.family]["k"],
-        factors=lambda wc: LAYOUT.plan[wc.split][wc.family]["factors"],
+        k=lambda wc: LAYOUT.generation[wc.split][wc.family]["k"],
+        factors=lambda wc: LAYOUT.generation[wc.split][wc.family]["factors"],
         limit=lambda wc: LAYOUT.attack_limit(wc.split, wc.net),
         draw=lambda wc: LAYOUT.attack_draw(wc.split),
         batch_size=config["attack"]["batch_size"],

@@ -3,7 +3,7 @@
 Every rule that computes writes ``results/benchmarks/<rule>/<job>.tsv`` (Snakemake's
 wall seconds, memory and CPU load of the job). This turns them into one row per rule:
 jobs, wall seconds (median and largest), CPU seconds (wall x mean load, as
-:func:`hardpos.workflow.plan.read_benchmark` reads them) and the largest resident memory,
+:func:`benchmark_rows`) and the largest resident memory,
 which is what a SLURM ``runtime`` and ``mem_mb`` should be sized from.
 
     python -m hardpos.workflow.costs results            # or: make costs
@@ -51,28 +51,43 @@ def _number(row: dict, key: str) -> float:
         return math.nan
 
 
+def benchmark_rows(path: str | os.PathLike) -> list[dict[str, float]]:
+    """Each measured repeat of one ``benchmark:`` file: wall ``s``, ``cpu_s`` (wall x mean
+    load, at most the wall: on a busy machine the wall includes waiting for a core; the
+    file's own ``cpu_time`` is sampled every 30 s after the first 15 and misses up to the
+    last 30 s of a job), ``max_rss`` (MB) and ``mean_load`` (percent of one core). A file
+    that is empty or not Snakemake's format is a :class:`DataError` naming it: left out
+    silently, it would make a stage look cheaper than it was."""
+    try:
+        with open(path, newline="") as handle:
+            rows = list(csv.DictReader(handle, delimiter="\t"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise DataError(f"{path}: not a readable benchmark file ({error})") from None
+    measured = []
+    for row in rows:
+        wall, load = _number(row, "s"), _number(row, "mean_load")
+        if math.isfinite(wall):
+            cpu = min(wall, wall * load / 100) if load > 0 else wall
+            measured.append({"s": wall, "cpu_s": cpu, "max_rss": _number(row, "max_rss"),
+                             "mean_load": load})  # fmt: skip
+    if not measured:
+        raise DataError(f"{path}: no time in this benchmark file (empty or damaged); "
+                        "delete it and rerun its job to measure it again")  # fmt: skip
+    return measured
+
+
 def read_records(benchmarks: str | os.PathLike) -> list[JobRecord]:
-    """One record per benchmark file under ``benchmarks`` (the rule is the first folder).
-    A file that is empty or not Snakemake's format is a :class:`DataError` naming it: left
-    out silently, it would make a stage look cheaper than it was."""
+    """One record per benchmark file under ``benchmarks`` (the rule is the first folder;
+    a job benchmarked with repeats: its last)."""
     root = Path(benchmarks)
     records = []
     for path in sorted(root.rglob("*.tsv")):
         rule = path.relative_to(root).parts[0]
-        try:
-            with path.open(newline="") as handle:
-                rows = list(csv.DictReader(handle, delimiter="\t"))
-        except (OSError, UnicodeDecodeError) as error:
-            raise DataError(f"{path}: not a readable benchmark file ({error})") from None
-        rows = [row for row in rows if math.isfinite(_number(row, "s"))]
-        if not rows:
-            raise DataError(f"{path}: no time in this benchmark file (empty or damaged); "
-                            "delete it and rerun its job to measure it again")  # fmt: skip
-        row = rows[-1]  # a job benchmarked with repeats: the last run
-        wall, load = _number(row, "s"), _number(row, "mean_load")
-        cpu = min(wall, wall * load / 100) if load > 0 else wall
+        row = benchmark_rows(path)[-1]
         name = str(path.relative_to(root / rule).with_suffix(""))
-        records.append(JobRecord(rule, name, wall, cpu, _number(row, "max_rss"), load))
+        records.append(
+            JobRecord(rule, name, row["s"], row["cpu_s"], row["max_rss"], row["mean_load"])
+        )
     return records
 
 

@@ -186,7 +186,7 @@ class Layout(ABC):
         self.bucket_names: list[str] = self._bucket_names()
         # fine-tuning recipes: the config's, then the PASS buckets of Figure 6
         self.finetune_recipes: list[str] = [*self.recipes, *self.bucket_names]
-        self.plan: dict[str, dict[str, dict]] = self._plan()
+        self.generation: dict[str, dict[str, dict]] = self._generation_plan()
         finetuned = [
             self._finetune_model(recipe, net, int(order))
             for recipe in self.finetune_recipes
@@ -208,7 +208,7 @@ class Layout(ABC):
         return []
 
     @abstractmethod
-    def _plan(self) -> dict[str, dict[str, dict]]: ...
+    def _generation_plan(self) -> dict[str, dict[str, dict]]: ...
 
     @abstractmethod
     def _base_models(self) -> list[Model]: ...
@@ -286,7 +286,7 @@ class Layout(ABC):
         """(images, scored table) of every method family that ``net`` generates on ``split``."""
         return [
             (self.paths.adv_images(split, net, family), self.paths.adv_scored(split, net, family))
-            for family in self.plan[split]
+            for family in self.generation[split]
         ]
 
     def recipe_inputs(self, recipe: str, net: str) -> dict[str, str]:
@@ -324,7 +324,7 @@ class MnistLayout(Layout):
         edges = self.config["buckets"]["edges"]
         return {bucket_name(lo, hi): (lo, hi) for lo, hi in zip(edges[:-1], edges[1:], strict=True)}
 
-    def _plan(self) -> dict[str, dict[str, dict]]:
+    def _generation_plan(self) -> dict[str, dict[str, dict]]:
         buckets = self.config["buckets"]
         return generation_plan(
             self.recipes.values(),
@@ -427,7 +427,7 @@ class ImagenetLayout(Layout):
             )
         return list(self.imagenet["finetune_nets"])
 
-    def _plan(self) -> dict[str, dict[str, dict]]:
+    def _generation_plan(self) -> dict[str, dict[str, dict]]:
         # the recipes and Figure 3's types, all on the selected training crops
         return generation_plan(
             self.recipes.values(), heldout_types=(), gallery=self.imagenet["gallery_types"]

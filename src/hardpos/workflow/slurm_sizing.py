@@ -29,6 +29,9 @@ from pathlib import Path
 
 from hardpos.errors import HardposError
 from hardpos.workflow import costs, plan
+from hardpos.workflow.cost_model import job_costs, scale_by_ratio
+from hardpos.workflow.dry_run import Job, dry_run, parse_dry_run
+from hardpos.workflow.run_config import describe_configs, load_config
 
 MARGIN = 2.0  # a job killed at its runtime is lost; one that asks too much only queues longer
 LEAST_MINUTES = 10
@@ -53,7 +56,7 @@ def round_up(value: float, step: int) -> int:
 
 
 def size_rules(
-    target: Sequence[plan.Job],
+    target: Sequence[Job],
     target_config: Mapping,
     measured: Sequence[plan.RuleSummary],
     peak_memory: Mapping[str, float],
@@ -68,12 +71,12 @@ def size_rules(
     ratios = {r.rule: r for r in measured if r.ratio is not None}
     longest: dict[str, float] = {}
     counts: dict[str, int] = {}
-    for job, cost in zip(target, plan.job_costs(target, target_config), strict=True):
+    for job, cost in zip(target, job_costs(target, target_config), strict=True):
         if job.benchmark is None:
             continue  # the aggregate rule, and the table and figure rules, time nothing
         seconds = cost.cpu_seconds
         if job.rule in ratios:
-            seconds = plan.scale_by_ratio(seconds, ratios[job.rule].ratio)
+            seconds = scale_by_ratio(seconds, ratios[job.rule].ratio)
         longest[job.rule] = max(longest.get(job.rule, 0.0), seconds)
         counts[job.rule] = counts.get(job.rule, 0) + 1
     sizes = []
@@ -129,7 +132,7 @@ def format_sizes(sizes: Sequence[RuleSize], *, target: str, measured: str) -> st
 
 
 def _results(args: Sequence[str]) -> Path:
-    return Path(str(plan.load_config(args).get("results", "results")))
+    return Path(str(load_config(args).get("results", "results")))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -148,8 +151,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ours, target_args = parser.parse_known_args(argv)
     measured_args = shlex.split(ours.measured)
     try:
-        target_config = plan.load_config(target_args)
-        target = plan.parse_dry_run(plan.dry_run(ours.snakemake, target_args, cores=ours.cores))
+        target_config = load_config(target_args)
+        target = parse_dry_run(dry_run(ours.snakemake, target_args, cores=ours.cores))
         measured_plan = plan.plan_for(
             measured_args, snakemake=ours.snakemake, cores=ours.cores, has_gpu=False
         )
@@ -166,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         format_sizes(
             sizes,
-            target=plan.describe_configs(target_args),
+            target=describe_configs(target_args),
             measured=f"{benchmarks} ({len(records)} jobs)",
         )
     )

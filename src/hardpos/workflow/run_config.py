@@ -1,0 +1,106 @@
+"""The config a Snakemake run will see, from its command line: the Snakefile's
+``configfile:``, each ``--configfile`` and each ``--config key=value``, merged as Snakemake
+merges them (``make plan``, ``make continue``)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import yaml
+
+from hardpos.workflow.dry_run import PlanError
+
+
+def merge_config(base: dict, overlay: Mapping) -> dict:
+    """Snakemake's overlay of config files: mappings merge, lists and scalars replace."""
+    out = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merge_config(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def split_snakemake_args(args: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The config files and ``key=value`` overrides in a Snakemake command line."""
+    configfiles: list[str] = []
+    overrides: list[str] = []
+    target: list[str] | None = None
+    for arg in args:
+        name, eq, value = arg.partition("=")
+        if name in ("--configfile", "--configfiles"):
+            target = configfiles
+            if eq:
+                configfiles.append(value)
+            continue
+        if name in ("--config", "-C") and (eq or arg in ("--config", "-C")):
+            target = overrides
+            if eq and arg.startswith("--config="):
+                overrides.append(value)
+            continue
+        if arg.startswith("-"):
+            target = None
+        elif target is not None:
+            target.append(arg)
+    return configfiles, overrides
+
+
+BAD_CONFIG_FILE = 3  # make plan's exit status for a config file that is not YAML
+
+
+class ConfigFileError(PlanError):
+    """A config file that is not YAML: ``make run`` stops on it (Snakemake's own message
+    does not name the file)."""
+
+
+def load_config(
+    args: Sequence[str], *, workdir: str | os.PathLike = ".", default: str = "config/config.yaml"
+) -> dict:
+    """The config a ``snakemake`` run with these arguments sees: the Snakefile's
+    ``configfile:``, then each ``--configfile``, then ``--config key=value``."""
+    configfiles, overrides = split_snakemake_args(args)
+    config: dict = {}
+    for path in [default, *configfiles]:
+        full = Path(workdir) / path
+        try:
+            config = merge_config(config, yaml.safe_load(full.read_text()) or {})
+        except OSError as error:
+            raise PlanError(f"plan: cannot read config file {full}: {error.strerror}") from None
+        except yaml.YAMLError as error:
+            where = getattr(error, "problem_mark", None)
+            line = f", line {where.line + 1}" if where is not None else ""
+            raise ConfigFileError(
+                f"config file {full}{line}: not valid YAML "
+                f"({getattr(error, 'problem', None) or error})"
+            ) from None
+    for item in overrides:
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise PlanError(f"plan: --config {item!r} is not key=value")
+        config = merge_config(config, {key: yaml.safe_load(value)})
+    return config
+
+
+def describe_configs(args: Sequence[str]) -> str:
+    """The config files (and overrides) a run with these arguments reads, for titles."""
+    files, overrides = split_snakemake_args(args)
+    # the Snakefile reads config/config.yaml first whatever --configfile says; once is enough
+    text = " + ".join(dict.fromkeys(["config/config.yaml", *files]))
+    return text + (f" (--config {' '.join(overrides)})" if overrides else "")
+
+
+def without_configfiles(args: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    skipping = False
+    for arg in args:
+        if arg.split("=")[0] in ("--configfile", "--configfiles"):
+            skipping = "=" not in arg
+            continue
+        if skipping and not arg.startswith("-"):
+            continue
+        skipping = False
+        out.append(arg)
+    return out
