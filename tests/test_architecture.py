@@ -8,6 +8,7 @@ the list below; the README's Development section explains each package.
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -114,3 +115,33 @@ def test_pass_score_stays_the_function_after_its_subpackage_is_imported():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert float(out.stdout) == 1.0
+
+
+def _folder_names() -> set[str]:
+    from hardpos.files import run_folders
+
+    return {v for k, v in vars(run_folders).items() if k.isupper() and isinstance(v, str)}
+
+
+def test_no_module_spells_a_results_sub_folder_as_a_path_of_its_own():
+    """One path scheme (hardpos.files.run_folders, used by workflow.layout.Paths): a module
+    that joins ``"eval"`` or writes ``"logs/runs/"`` itself would drift from it."""
+    names = _folder_names()
+    pattern = re.compile(rf"(^|/)({'|'.join(map(re.escape, names))})/")
+    found = []
+    for path in library_files():
+        if path == SRC / "files" / "run_folders.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+                for side in (node.left, node.right):
+                    if isinstance(side, ast.Constant) and side.value in names:
+                        found.append(f"{path.relative_to(SRC)}:{node.lineno}: / {side.value!r}")
+            elif (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and "\n" not in node.value
+                and pattern.search(node.value)
+            ):
+                found.append(f"{path.relative_to(SRC)}:{node.lineno}: {node.value!r}")
+    assert not found, "results sub-folders spelled outside run_folders:\n" + "\n".join(found)

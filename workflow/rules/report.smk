@@ -52,7 +52,9 @@ rule table1:
 
 
 # the base nets' test-split adversarials, every family (Figures 4 and 5)
-TEST_SCORED = [PATHS.adv_scored("test", net, f) for net in LAYOUT.nets for f in LAYOUT.generation["test"]]
+TEST_SCORED = [
+    PATHS.adv_scored("test", net, f) for net in LAYOUT.nets for f in LAYOUT.generation["test"]
+]
 # Figure 2 shows one test digit attacked by the first base net
 FIRST_NET = next(iter(LAYOUT.nets))
 

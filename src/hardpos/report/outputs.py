@@ -17,6 +17,7 @@ from hardpos.files.atomic import write_text
 from hardpos.files.datasets import load_dataset
 from hardpos.files.images import ImageStack
 from hardpos.files.parquet import load_table
+from hardpos.files.run_folders import RecordFolders
 from hardpos.report import figures, table1
 
 log = logging.getLogger(__name__)
@@ -67,13 +68,13 @@ def write_run_tables(
     """:func:`write_tables` over a run folder's ``eval/`` and ``robustness/`` records, into
     ``out`` under the names of :data:`TABLE_FILES` (``hardpos tables``, ``make publish``).
     Returns how many evaluation and robustness records it read."""
-    results, out = Path(results), Path(out)
-    evaluations = sorted((results / "eval").rglob("*.json"))
+    folders, out = RecordFolders.of(results), Path(out)
+    evaluations = sorted(folders.evaluations.rglob("*.json"))
     if not evaluations:
-        raise InputError(f"{results / 'eval'}: no evaluation records (*.json)")
+        raise InputError(f"{folders.evaluations}: no evaluation records (*.json)")
     if not Path(paper).is_file():
         raise InputError(f"--paper {paper}: no such file (the paper's Table 1, YAML)")
-    robustness = sorted((results / "robustness").rglob("*.json"))
+    robustness = sorted(folders.robustness.rglob("*.json"))
     out.mkdir(parents=True, exist_ok=True)
     write_tables(
         evaluations=evaluations,

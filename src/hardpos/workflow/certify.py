@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from hardpos.files.digests import sha256_file
+from hardpos.files.run_folders import RecordFolders
 from hardpos.files.sidecars import sidecar_path
 from hardpos.report.table1 import check_evaluation
 from hardpos.workflow.layout import BASE_ID, INFIMNIST_ID, Layout
@@ -78,7 +79,7 @@ def certify(
         digests["model"]["train_images"] = json.loads(side.read_text()).get("train_images")
     record["inputs"] = digests
     record["model"] = layout.paths.model(model_id).removeprefix(f"{layout.paths.results}/")
-    record["part"] = part_of(path, Path(layout.paths.results) / "logs" / "runs")
+    record["part"] = part_of(path, RecordFolders.of(layout.paths.results).runs)
     return record
 
 

@@ -16,6 +16,7 @@ import yaml
 from hardpos.errors import HardposError, InputError
 from hardpos.experiments.attack_options import check_factors, check_hot_rank, check_recipe
 from hardpos.experiments.recipes import parse_type
+from hardpos.files.run_folders import WRITTEN_BY_SNAKEMAKE
 from hardpos.mnist.idx import MNIST_COUNTS
 
 
@@ -163,11 +164,6 @@ def check_values(config: dict[str, Any]) -> None:
     _check_types(config["heldout"]["types"], classes=classes, where="heldout.types")
     _check_types(config["figures"]["gallery_types"], classes=classes, where="figures.gallery_types")
     _check_supply(config)
-
-
-# folders of the results that Snakemake itself writes into (benchmark files, logs): it
-# follows a link planted there, so a run refuses to start while one is present
-WRITTEN_BY_SNAKEMAKE = ("benchmarks", "logs")
 
 
 def check_no_links(results: str | os.PathLike) -> None:

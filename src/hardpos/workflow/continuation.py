@@ -39,6 +39,7 @@ import yaml
 
 from hardpos.errors import DataError, HardposError
 from hardpos.files.digests import SUMS, sha256_file, unlisted_files, verify_folder, write_sums
+from hardpos.files.run_folders import BENCHMARKS, EVALUATIONS, FIGURES, RUNS, RecordFolders
 from hardpos.report.table1 import check_evaluation
 from hardpos.workflow.certify import certify
 from hardpos.workflow.layout import BASE_ID, Layout, MnistLayout, layout_from_config
@@ -68,7 +69,7 @@ SHARED_KEYS = ("dataset", "base", "solver", "heldout", "attack", "finetune", "in
                "buckets", "figures")  # fmt: skip
 FREE_SUBKEYS = {"attack": {"batch_size"}, "finetune": {"checkpoint_every", "nets_per_job",
                 "compile_step", "workers"}, "base": {"checkpoint_every"}}  # fmt: skip
-FIGURES = ("fig2", "fig4", "fig5")
+SHARED_FIGURES = ("fig2", "fig4", "fig5")  # drawn from what the base nets share
 
 
 class ContinuationError(HardposError):
@@ -116,11 +117,11 @@ def check_folder(folder: Path) -> list[str]:
     for name in unlisted_files(folder, sums):
         if name in DERIVED:
             continue
-        if name.startswith("eval/") and name.endswith(".json"):
+        if name.split("/")[0] == EVALUATIONS and name.endswith(".json"):
             check_evaluation(_read_json(folder / name), folder / name)
             sums[name] = sha256_file(folder / name)
             adopted.append(name)
-        elif name.startswith(("benchmarks/", "runs/", "figures/")):
+        elif name.split("/")[0] in (BENCHMARKS, RUNS, FIGURES):
             sums[name] = sha256_file(folder / name)  # evidence copied before a kill
         else:
             raise ContinuationError(f"{folder / name}: not listed in {folder / SUMS}; remove it "
@@ -149,6 +150,8 @@ class Continuation:
             raise ContinuationError("config key dataset: only MNIST runs can be continued "
                                     "(ImageNet's networks are imported, not kept)")  # fmt: skip
         self.results = Path(self.config["results"])
+        self.ours = RecordFolders.of(self.results)  # the results folder's records
+        self.theirs = RecordFolders.of(folder, published=True)  # the published folder's
         self._refreshed = -REFRESH_SECONDS
 
     # -- 1. the folder
@@ -160,9 +163,9 @@ class Continuation:
             published = self.folder / "config.yaml"
             if published.is_file():
                 check_compatible(yaml.safe_load(published.read_text()) or {}, self.config)
-            unknown = set(model_ids_with_records(self.folder / "eval")) - set(self.layout.models)
+            unknown = set(model_ids_with_records(self.theirs.evaluations)) - set(self.layout.models)
             if unknown:
-                raise ContinuationError(f"{self.folder / 'eval'}: records of models this config "
+                raise ContinuationError(f"{self.theirs.evaluations}: records of models this config "
                                         f"lacks: {', '.join(sorted(unknown))}")  # fmt: skip
         elif self.folder.exists() and any(self.folder.iterdir()):
             raise ContinuationError(f"{self.folder}: not a published run (no {SUMS}) and not "
@@ -203,13 +206,13 @@ class Continuation:
     # -- 3. what is left
     def phases(self) -> list[tuple[str, list[str]]]:
         """(label, missing targets) of the shared phase, then of each base net."""
-        recorded = set(model_ids_with_records(self.folder / "eval"))
+        recorded = set(model_ids_with_records(self.theirs.evaluations))
         paths = self.layout.paths
         shared = [paths.heldout_set(), paths.heldout_table()]
         shared += [paths.model(BASE_ID.format(net=net)) for net in self.layout.nets]
         shared = [p for p in shared if not Path(p).is_file()]
-        for fig in FIGURES:
-            if not (self.folder / "figures" / f"{fig}.png").is_file():
+        for fig in SHARED_FIGURES:
+            if not (self.theirs.figures / f"{fig}.png").is_file():
                 shared += [paths.figure(fig, "png"), paths.figure(fig, "pdf")]
         phases = [("what the base nets share", shared)]
         for net in self.layout.nets:
@@ -251,24 +254,25 @@ class Continuation:
         """Every finished evaluation record not yet in the folder, certified and written
         back; then start records, benchmark files and figures the folder lacks."""
         added = []
-        recorded = set(model_ids_with_records(self.folder / "eval"))
-        for model_id in model_ids_with_records(self.results / "eval"):
+        recorded = set(model_ids_with_records(self.theirs.evaluations))
+        for model_id in model_ids_with_records(self.ours.evaluations):
             if model_id in recorded or model_id not in self.layout.models:
                 continue
             record = certify(self.layout, model_id)
             if record is not None:
-                write_record(self.folder, f"eval/{model_id}.json", record)
+                name = self.theirs.evaluation(model_id).relative_to(self.folder).as_posix()
+                write_record(self.folder, name, record)
                 added.append(model_id)
-                print(f"continue: eval/{model_id}.json written back", flush=True)
-        self._copy_new(self.results / "logs" / "runs", "runs", (".yaml",))
-        self._copy_new(self.results / "benchmarks", "benchmarks", (".tsv",))
-        self._copy_new(self.results / "figures", "figures", (".png", ".pdf"))
+                print(f"continue: {name} written back", flush=True)
+        self._copy_new(self.ours.runs, self.theirs.runs, (".yaml",))
+        self._copy_new(self.ours.benchmarks, self.theirs.benchmarks, (".tsv",))
+        self._copy_new(self.ours.figures, self.theirs.figures, (".png", ".pdf"))
         add_seed(self.results, self.folder, self.layout)
         if added and time.monotonic() - self._refreshed > REFRESH_SECONDS:
             self.refresh()  # the tables follow the records while a phase runs
         return added
 
-    def _copy_new(self, source: Path, into: str, suffixes: Sequence[str]) -> None:
+    def _copy_new(self, source: Path, into: Path, suffixes: Sequence[str]) -> None:
         if not source.is_dir():
             return
         for path in sorted(source.rglob("*")):
@@ -276,7 +280,7 @@ class Continuation:
                 continue
             if path.stat().st_size == 0:
                 continue  # a job still running (Snakemake writes the file at its end)
-            dest = self.folder / into / path.relative_to(source)
+            dest = into / path.relative_to(source)
             if not dest.is_file():
                 copy_file(path, dest)
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hardpos.errors import DataError
+from hardpos.files.run_folders import RecordFolders
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", nargs="?", default="results", help="the run's results folder")
     args = parser.parse_args(argv)
-    benchmarks = Path(args.results) / "benchmarks"
+    benchmarks = RecordFolders.of(args.results).benchmarks
     if not benchmarks.is_dir():
         print(f"costs: {benchmarks}: no benchmark files (has the run started?)", file=sys.stderr)
         return 2

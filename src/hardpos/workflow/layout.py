@@ -28,6 +28,21 @@ from hardpos.experiments.recipes import (
     generation_plan,
     parse_recipes,
 )
+from hardpos.files.run_folders import (
+    ADVERSARIALS,
+    BENCHMARKS,
+    CHECKPOINTS,
+    DATA,
+    EVALUATIONS,
+    FIGURES,
+    HELDOUT,
+    LOGS,
+    MODELS,
+    ROBUSTNESS,
+    TABLES,
+    TRAINSETS,
+    WEIGHTS,
+)
 
 # Model ids: a model's path under models/ (and its evaluation's under eval/) without the
 # extension. A rule's output uses the same pattern with the fields left as wildcards.
@@ -47,7 +62,8 @@ def one_of(names: Iterable[str]) -> str:
 
 @dataclass(frozen=True)
 class Paths:
-    """The path scheme under the config's ``results`` folder; a rule never builds a path itself.
+    """The path scheme under the config's ``results`` folder (its sub-folders:
+    :mod:`hardpos.files.run_folders`); a rule never builds a path itself.
 
     Every argument may be a name or a ``{wildcard}``: the rules' outputs are these paths with
     wildcards, their inputs the same paths with names.
@@ -57,72 +73,72 @@ class Paths:
 
     def mnist(self, split: str) -> str:
         """An MNIST split (train, test) as the workflow's dataset file."""
-        return f"{self.results}/data/mnist-{split}.npz"
+        return f"{self.results}/{DATA}/mnist-{split}.npz"
 
     def infimnist_set(self) -> str:
-        return f"{self.results}/data/infimnist-style.npz"
+        return f"{self.results}/{DATA}/infimnist-style.npz"
 
     def imagenet_index(self, split: str) -> str:
         """An ImageFolder split (train, val) as an index of files: crops are decoded on the fly."""
-        return f"{self.results}/data/imagenet-{split}.parquet"
+        return f"{self.results}/{DATA}/imagenet-{split}.parquet"
 
     def selected(self, net: str) -> str:
         """ImageNet: the correctly classified training crops a network attacks."""
-        return f"{self.results}/data/imagenet-selected-{net}.npz"
+        return f"{self.results}/{DATA}/imagenet-selected-{net}.npz"
 
     def random_weights(self, net: str) -> str:
-        return f"{self.results}/weights/{net}-random.pth"
+        return f"{self.results}/{WEIGHTS}/{net}-random.pth"
 
     def model(self, model_id: str) -> str:
         """``model_id``: base/net1, finetune/HC-D-9/net1-order2, infimnist/net1, base/googlenet."""
-        return f"{self.results}/models/{model_id}.pt"
+        return f"{self.results}/{MODELS}/{model_id}.pt"
 
     def solver(self, model_id: str) -> str:
         """The training state a model ended with (weights, momentum, iteration count)."""
-        return f"{self.results}/models/{model_id}.solver.pt"
+        return f"{self.results}/{MODELS}/{model_id}.solver.pt"
 
     def checkpoint(self, model_id: str) -> str:
         """In-progress training state; not a rule output, so Snakemake never deletes it."""
-        return f"{self.results}/checkpoints/{model_id}.ckpt"
+        return f"{self.results}/{CHECKPOINTS}/{model_id}.ckpt"
 
     def adv_images(self, split: str, net: str, family: str) -> str:
-        return f"{self.results}/adversarials/{split}/{net}/{family}/images.npz"
+        return f"{self.results}/{ADVERSARIALS}/{split}/{net}/{family}/images.npz"
 
     def adv_table(self, split: str, net: str, family: str) -> str:
-        return f"{self.results}/adversarials/{split}/{net}/{family}/table.parquet"
+        return f"{self.results}/{ADVERSARIALS}/{split}/{net}/{family}/table.parquet"
 
     def adv_scored(self, split: str, net: str, family: str) -> str:
         """The generated table with a PASS score on every row."""
-        return f"{self.results}/adversarials/{split}/{net}/{family}/scored.parquet"
+        return f"{self.results}/{ADVERSARIALS}/{split}/{net}/{family}/scored.parquet"
 
     def trainset(self, recipe: str, net: str) -> str:
-        return f"{self.results}/trainsets/{recipe}/{net}.npz"
+        return f"{self.results}/{TRAINSETS}/{recipe}/{net}.npz"
 
     def heldout_set(self) -> str:
-        return f"{self.results}/heldout/heldout.npz"
+        return f"{self.results}/{HELDOUT}/heldout.npz"
 
     def heldout_table(self) -> str:
-        return f"{self.results}/heldout/heldout.parquet"
+        return f"{self.results}/{HELDOUT}/heldout.parquet"
 
     def evaluation(self, model_id: str) -> str:
-        return f"{self.results}/eval/{model_id}.json"
+        return f"{self.results}/{EVALUATIONS}/{model_id}.json"
 
     def table(self, name: str, ext: str) -> str:
-        return f"{self.results}/tables/{name}.{ext}"
+        return f"{self.results}/{TABLES}/{name}.{ext}"
 
     def figure(self, name: str, ext: str) -> str:
-        return f"{self.results}/figures/{name}.{ext}"
+        return f"{self.results}/{FIGURES}/{name}.{ext}"
 
     def log(self, rule: str, name: str) -> str:
-        return f"{self.results}/logs/{rule}/{name}.log"
+        return f"{self.results}/{LOGS}/{rule}/{name}.log"
 
     def robustness(self, model_id: str) -> str:
         """Beyond the paper: a model's strong-attack record (rule robustness)."""
-        return f"{self.results}/robustness/{model_id}.json"
+        return f"{self.results}/{ROBUSTNESS}/{model_id}.json"
 
     def benchmark(self, rule: str, name: str) -> str:
         """Snakemake's time and memory record of one job (``benchmark:``), named as its log."""
-        return f"{self.results}/benchmarks/{rule}/{name}.tsv"
+        return f"{self.results}/{BENCHMARKS}/{rule}/{name}.tsv"
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ import yaml
 
 from hardpos.errors import DataError
 from hardpos.files.atomic import write_text
+from hardpos.files.run_folders import RecordFolders
 
 PACKAGES = ("hardpos", "snakemake", "torch", "torchvision", "numpy", "opencv-python-headless")
 
@@ -89,7 +90,7 @@ def record_run(config: dict[str, Any], checkout: str | os.PathLike) -> Path:
     """Write this start's record under ``config["results"]`` (atomically) and return it."""
     record = run_record(config, checkout)
     stamp = record["started"].replace(":", "").replace("-", "")
-    path = Path(config["results"]) / "logs" / "runs" / f"{stamp}-{os.getpid()}.yaml"
+    path = RecordFolders.of(config["results"]).runs / f"{stamp}-{os.getpid()}.yaml"
     write_text(path, yaml.safe_dump(_plain(record), sort_keys=False))
     return path
 
@@ -106,7 +107,7 @@ def _plain(value: Any) -> Any:
 
 def read_runs(results: str | os.PathLike) -> list[dict[str, Any]]:
     """Every start's record under ``results``, oldest first."""
-    return read_run_records(Path(results) / "logs" / "runs")
+    return read_run_records(RecordFolders.of(results).runs)
 
 
 def read_run_records(folder: str | os.PathLike) -> list[dict[str, Any]]:

@@ -39,6 +39,14 @@ import yaml
 from hardpos.errors import DataError, HardposError, InputError
 from hardpos.files.atomic import write_json, write_text
 from hardpos.files.digests import SUMS, read_sums, sha256_file, write_sums
+from hardpos.files.run_folders import (
+    BENCHMARKS,
+    EVALUATIONS,
+    FIGURES,
+    ROBUSTNESS,
+    RUNS,
+    RecordFolders,
+)
 from hardpos.files.sidecars import sidecar_path
 from hardpos.report.table1 import check_evaluation
 from hardpos.workflow.costs import format_costs, read_records, stage_costs
@@ -50,7 +58,7 @@ FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
 SEED = "seed"
 SEED_INDEX = "files.json"  # seed/files.json: each seed file's path and SHA-256 (uncompressed)
 # what a folder holds besides the files made anew from them (tables, costs, index)
-EVIDENCE = ("eval", "robustness", "runs", "benchmarks", "figures", SEED, "config.yaml")
+EVIDENCE = (EVALUATIONS, ROBUSTNESS, RUNS, BENCHMARKS, FIGURES, SEED, "config.yaml")
 DERIVED = (
     "README.md", "costs.md", "table1.csv", "table1.md", "table1.tex", "table1_vs_paper.csv",
     "table1_vs_paper.md", "heldout_by_type.csv", "heldout_by_type.md", "training_sets.md",
@@ -231,6 +239,8 @@ def _index(source: str, status: Completeness | None, runs: list[dict], folder: P
     def count(name: str, suffixes: Sequence[str]) -> int:
         return sum(1 for p in (folder / name).rglob("*") if p.suffix in suffixes)
 
+    # the index names the folders as they are; their names come from run_folders
+
     lines = [f"# Published run{f': {source}' if source else ''}", ""]
     if status is None:
         lines += ["**Completeness unknown**: the run has no start record, so not which models "
@@ -247,13 +257,13 @@ def _index(source: str, status: Completeness | None, runs: list[dict], folder: P
     lines += [
         "- `table1.md` (`.csv`, `.tex`): Table 1 with the statistics; `table1_vs_paper.md`:",
         "  beside the paper's; `heldout_by_type.md`: held-out error by adversarial type.",
-        f"- `figures/`: the run's figures ({count('figures', FIGURE_SUFFIXES)} files).",
-        f"- `eval/`: every model's evaluation record ({count('eval', ('.json',))});"
-        f" `robustness/`: strong-attack records ({count('robustness', ('.json',))}).",
+        f"- `{FIGURES}/`: the run's figures ({count(FIGURES, FIGURE_SUFFIXES)} files).",
+        f"- `{EVALUATIONS}/`: every model's evaluation record ({count(EVALUATIONS, ('.json',))});"
+        f" `{ROBUSTNESS}/`: strong-attack records ({count(ROBUSTNESS, ('.json',))}).",
         "- `config.yaml`: the config of the last part"
         + (" (as recorded)." if runs else " (not recorded: absent)."),
-        "- `costs.md`: jobs, wall and CPU seconds and memory per stage (`benchmarks/`: each "
-        "job's own file).",
+        "- `costs.md`: jobs, wall and CPU seconds and memory per stage "
+        f"(`{BENCHMARKS}/`: each job's own file; `{RUNS}/`: each part's start record).",
         "- `training_sets.md`: which training set each fine-tuned net used, by digest.",
         "- `seed/`: what `make continue` starts from (base nets, their solver state, the "
         "held-out set).",
@@ -266,7 +276,7 @@ def training_sets_report(folder: Path) -> str:
     """For each (recipe, base net): how many distinct training sets its nets used (by the
     digest each record names) and, where two differ, how many of their images differ."""
     groups: dict[tuple[str, Any], dict[str, dict]] = {}
-    for path in sorted((folder / "eval").rglob("*.json")):
+    for path in sorted(RecordFolders.of(folder, published=True).evaluations.rglob("*.json")):
         record = json.loads(path.read_text())
         trainset = (record.get("inputs") or {}).get("trainset")
         if record.get("order") is None or not trainset:
@@ -315,28 +325,30 @@ def refresh(
     unlisted (made anew next time), never listed with a stale digest."""
     from hardpos.report.outputs import write_figure6, write_run_tables
 
+    records = RecordFolders.of(folder, published=True)
     sums = read_sums(folder)
     write_sums(folder, {k: v for k, v in sums.items() if k.split("/")[0] in EVIDENCE})
     layout = _layout(config)
-    status = completeness(layout, model_ids_with_records(folder / "eval")) if layout else None
+    status = completeness(layout, model_ids_with_records(records.evaluations)) if layout else None
     if status is not None and status.extra:
-        raise InputError(f"{folder / 'eval'}: records of models the config does not list: "
+        raise InputError(f"{records.evaluations}: records of models the config does not list: "
                          f"{', '.join(status.extra)}")  # fmt: skip
-    if model_ids_with_records(folder / "eval"):
+    if model_ids_with_records(records.evaluations):
         write_run_tables(folder, folder, paper=paper, recipe_order=order or _order(layout))
     if isinstance(layout, MnistLayout) and layout.bucket_names:
         ids = layout.finetuned_ids(layout.bucket_names)
-        records = [folder / "eval" / f"{i}.json" for i in ids]
-        figure = folder / "figures" / "fig6.png"
-        if all(r.is_file() for r in records) and not figure.is_file():
-            write_figure6(evaluations=records, buckets=layout.bucket_ranges(),
+        bucket_records = [records.evaluation(i) for i in ids]
+        figure = records.figures / "fig6.png"
+        if all(r.is_file() for r in bucket_records) and not figure.is_file():
+            write_figure6(evaluations=bucket_records, buckets=layout.bucket_ranges(),
                           out_png=str(figure), out_pdf=str(figure.with_suffix(".pdf")))  # fmt: skip
-    records = read_records(folder / "benchmarks") if (folder / "benchmarks").is_dir() else []
-    costs = format_costs(stage_costs(records), "benchmarks/") if records else ""
+    jobs = read_records(records.benchmarks) if records.benchmarks.is_dir() else []
+    costs = format_costs(stage_costs(jobs), f"{BENCHMARKS}/") if jobs else ""
     write_text(folder / "costs.md", (costs or "No benchmark files.") + "\n")
     write_text(folder / "training_sets.md", training_sets_report(folder))
     write_text(
-        folder / "README.md", _index(source, status, read_run_records(folder / "runs"), folder)
+        folder / "README.md",
+        _index(source, status, read_run_records(records.runs), folder),
     )
     write_sums(folder, list_files(folder))
     return status
@@ -381,33 +393,34 @@ def publish(
 ) -> Path:
     """Publish the run under ``results`` into ``out`` (see the module's docstring)."""
     results, out = Path(results), Path(out)
+    ours = RecordFolders.of(results)
     if not results.is_dir():
         raise InputError(f"{results}: no such results folder")
     check_out(results, out)
     for line in recover(out):
         print(f"publish: {line}", file=sys.stderr)
-    if not model_ids_with_records(results / "eval"):
-        raise InputError(f"{results / 'eval'}: no evaluation records (*.json): nothing to publish")
+    if not model_ids_with_records(ours.evaluations):
+        raise InputError(f"{ours.evaluations}: no evaluation records (*.json): nothing to publish")
     runs = read_runs(results)
     if not runs and not unrecorded:
         raise InputError(
-            f"{results / 'logs' / 'runs'}: no start records, so the commit and config of this "
+            f"{ours.runs}: no start records, so the commit and config of this "
             "run are unknown; --unrecorded publishes it saying so"
         )
     config = runs[-1]["config"] if runs else None
     # the recorded config's paths, under the results folder as it is named here
     layout = _layout(None if config is None else {**config, "results": str(results)})
     if layout is not None:
-        status = completeness(layout, model_ids_with_records(results / "eval"))
+        status = completeness(layout, model_ids_with_records(ours.evaluations))
         if not status.complete and not partial:
             raise InputError(f"{results}: {status.summary()}; --partial publishes it anyway, "
                              "marked partial")  # fmt: skip
         wanted = set(status.expected)
     else:
-        wanted = set(model_ids_with_records(results / "eval"))
+        wanted = set(model_ids_with_records(ours.evaluations))
 
-    for model_id in sorted(wanted & set(model_ids_with_records(results / "eval"))):
-        path = results / "eval" / f"{model_id}.json"
+    for model_id in sorted(wanted & set(model_ids_with_records(ours.evaluations))):
+        path = ours.evaluations / f"{model_id}.json"
         try:
             check_evaluation(json.loads(path.read_text()), path)
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
@@ -417,13 +430,31 @@ def publish(
         return rel.with_suffix("").as_posix() in wanted
 
     building = out.parent / f".{out.name}.publishing-{os.getpid()}"
+    theirs = RecordFolders.of(building, published=True)
     try:
         building.mkdir(parents=True)
         _copy_records(results, building, layout, wanted)
-        _copy_tree(results / "robustness", building / "robustness", (".json",), listed)
-        _copy_tree(results / "figures", building / "figures", FIGURE_SUFFIXES)
-        _copy_tree(results / "logs" / "runs", building / "runs", (".yaml",))
-        _copy_tree(results / "benchmarks", building / "benchmarks", (".tsv",))
+        _copy_tree(
+            ours.robustness,
+            theirs.robustness,
+            (".json",),
+            listed,
+        )
+        _copy_tree(
+            ours.figures,
+            theirs.figures,
+            FIGURE_SUFFIXES,
+        )
+        _copy_tree(
+            ours.runs,
+            theirs.runs,
+            (".yaml",),
+        )
+        _copy_tree(
+            ours.benchmarks,
+            theirs.benchmarks,
+            (".tsv",),
+        )
         if layout is not None:
             add_seed(results, building, layout)
         if config is not None:
@@ -462,15 +493,19 @@ def _copy_records(results: Path, folder: Path, layout: Layout | None, wanted: se
     still there, as they are otherwise (said on stderr)."""
     from hardpos.workflow.certify import certify
 
-    for model_id in sorted(wanted & set(model_ids_with_records(results / "eval"))):
+    ours, theirs = RecordFolders.of(results), RecordFolders.of(folder, published=True)
+    for model_id in sorted(wanted & set(model_ids_with_records(ours.evaluations))):
         record = None
         if isinstance(layout, MnistLayout):
             record = certify(layout, model_id, say=lambda why: print(f"publish: {why}",
                                                                      file=sys.stderr))  # fmt: skip
         if record is None:
-            copy_file(results / "eval" / f"{model_id}.json", folder / "eval" / f"{model_id}.json")
+            copy_file(
+                ours.evaluation(model_id),
+                theirs.evaluation(model_id),
+            )
         else:
-            write_json(folder / "eval" / f"{model_id}.json", record)
+            write_json(theirs.evaluation(model_id), record)
 
 
 def write_record(folder: Path, rel: str, record: dict[str, Any]) -> None:

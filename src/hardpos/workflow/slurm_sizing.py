@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hardpos.errors import HardposError
+from hardpos.files.run_folders import RecordFolders
 from hardpos.workflow import costs, plan
 from hardpos.workflow.cost_model import job_costs, scale_by_ratio
 from hardpos.workflow.dry_run import Job, dry_run, parse_dry_run
@@ -159,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HardposError as error:
         print(error, file=sys.stderr)
         return 1
-    benchmarks = _results(measured_args) / "benchmarks"
+    benchmarks = RecordFolders.of(_results(measured_args)).benchmarks
     records = costs.read_records(benchmarks) if benchmarks.is_dir() else []
     if not records:
         print(f"slurm_sizing: {benchmarks}: no finished job's benchmark file", file=sys.stderr)
