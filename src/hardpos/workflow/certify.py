@@ -78,7 +78,6 @@ def certify(
     if side.is_file():
         digests["model"]["train_images"] = json.loads(side.read_text()).get("train_images")
     record["inputs"] = digests
-    record["model"] = layout.paths.model(model_id).removeprefix(f"{layout.paths.results}/")
     record["part"] = part_of(path, RecordFolders.of(layout.paths.results).runs)
     return record
 
