@@ -216,3 +216,35 @@ def test_a_corrupt_image_file_names_the_file(capsys, tmp_path, model, images):
         str(tmp_path / "o"),
     )
     assert f"{images}: corrupt: checksum mismatch" in err
+
+
+def test_attack_out_holding_an_earlier_result_is_refused_without_overwrite(
+    capsys, tmp_path, model, images
+):
+    out = tmp_path / "earlier"
+    argv = ["attack", "--model", str(model), "--images", str(images), "--methods", "fgs",
+            "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    before = (out / "table.parquet").read_bytes()
+    capsys.readouterr()
+    err = _refused(capsys, *argv)
+    assert f"--out {out} holds an earlier result (images.npz, table.parquet)" in err
+    assert (out / "table.parquet").read_bytes() == before
+    assert main([*argv, "--overwrite"]) == 0
+
+
+def test_train_says_what_it_did_and_points_from_a_model_to_its_training_state(
+    capsys, tmp_path, mnist
+):
+    out = tmp_path / "net.pt"
+    argv = ["train", "--mnist-dir", str(mnist), "--iterations", "3", "--checkpoint-every", "3"]
+    assert main([*argv, "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "trained from seed 0 to iteration 3; MNIST test error" in said
+    assert f"model: {out}, training state: {out}.ckpt" in said
+    assert main([*argv, "--out", str(out)]) == 0
+    assert f"resuming from the checkpoint {out}.ckpt" in capsys.readouterr().out
+    err = _refused(capsys, *argv, "--iterations", "6", "--init", str(out),
+                   "--out", str(tmp_path / "ft.pt"))  # fmt: skip
+    assert f"--init {out} holds a model's weights, not a training state" in err
+    assert f"--init {out}.ckpt" in err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -60,3 +61,20 @@ def test_tables_without_records_or_paper_name_what_is_missing(tmp_path, capsys):
         main(["tables", str(tmp_path), "--out", str(tmp_path / "t"), "--paper", str(missing)]) == 2
     )
     assert f"--paper {missing}: no such file" in capsys.readouterr().err
+
+
+def test_tables_work_from_any_folder_and_refuse_an_order_row_without_records(
+    tmp_path, capsys, monkeypatch
+):
+    results = tmp_path / "results"
+    _record(results, "base/net1", "basic", 1, 1.0, 50.0)
+    _record(results, "finetune/FGS/net1-order1", "FGS", 1, 0.8, 20.0)
+    monkeypatch.chdir(tmp_path)  # no config/ here: the default --paper is the checkout's
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # one net a row: no numpy warning on the way
+        assert main(["tables", "results", "--out", "t"]) == 0
+    assert (tmp_path / "t" / "table1_vs_paper.md").is_file()
+    assert main(["tables", "results", "--out", "t", "--order", "basic,FGV"]) == 2
+    assert "--order FGV: no record of such a recipe; the records hold FGS, basic" in (
+        capsys.readouterr().err
+    )

@@ -91,7 +91,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--batch-size", type=int, default=DEFAULTS.batch_size, help="pairs searched together"
     )
     p.add_argument("--max-scale", type=float, default=DEFAULTS.max_scale, help="cap on the scale s")
-    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's own choice)")
     p.add_argument("--device", type=device_option, default="auto", help="cpu, cuda, cuda:N or auto")
     p.add_argument(
         "--progress",
@@ -101,6 +101,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--csv", help="also write the table as CSV to this file")
     p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an earlier result in --out (refused without it)")  # fmt: skip
 
 
 def _images(args: argparse.Namespace):
@@ -134,6 +136,10 @@ def run(args: argparse.Namespace) -> int:
     check_factors(args.factors, allow_shrink=args.allow_shrink, where="--factors")
     check_methods(args.methods, where="--methods")
     out = writable_folder(args.out, option="--out")
+    earlier = [name for name in ("images.npz", "table.parquet") if (out / name).exists()]
+    if earlier and not args.overwrite:
+        raise InputError(f"--out {out} holds an earlier result ({', '.join(earlier)}): give "
+                         "--overwrite to replace it, or another --out")  # fmt: skip
     if args.csv:
         writable_file(args.csv, option="--csv")
     images, labels, where = _images(args)

@@ -14,9 +14,9 @@ from hardpos.mnist.idx import load_mnist
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("evaluate", help="print a model's MNIST test error as JSON")
-    p.add_argument("--mnist-dir", required=True)
-    p.add_argument("--model", required=True)
-    p.add_argument("--split", default="test", choices=["train", "test"])
+    p.add_argument("--mnist-dir", required=True, help="folder with the four MNIST IDX files")
+    p.add_argument("--model", required=True, help="model file (hardpos train's, or a LeNet's)")
+    p.add_argument("--split", default="test", choices=["train", "test"], help="MNIST split")
     p.add_argument("--device", type=device_option, default="auto", help="auto, cpu, cuda[:N]")
 
 

@@ -26,10 +26,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("orig", help="the original image")
     p.add_argument("adv", help="the adversarial (perturbed) image")
-    p.add_argument("--backend", default="auto", choices=BACKENDS)
-    p.add_argument("--iterations", type=int, default=50, help="ECC iterations (default 50)")
-    p.add_argument("--eps", type=float, default=1e-3, help="ECC stop threshold (default 0.001)")
-    p.add_argument("--gauss-filt-size", type=int, default=5, help="ECC smoothing (default 5)")
+    p.add_argument("--backend", default="auto", choices=BACKENDS,
+                   help="auto (torch where validated, else opencv), torch or opencv")  # fmt: skip
+    p.add_argument("--iterations", type=int, default=50, help="ECC iterations")
+    p.add_argument("--eps", type=float, default=1e-3, help="ECC stop threshold")
+    p.add_argument("--gauss-filt-size", type=int, default=5, help="ECC smoothing")
+    p.add_argument(
+        "--data-range", type=float, default=None,
+        help="the value of white for float .npy images (e.g. 1.0 for [0, 1]); SSIM and the "
+        "distances are reported on the [0, 255] scale whatever it is",
+    )  # fmt: skip
 
 
 def read_image(path: str | Path) -> np.ndarray:
@@ -73,7 +79,12 @@ def run(args: argparse.Namespace) -> int:
         iterations=args.iterations,
         eps=args.eps,
         gauss_filt_size=args.gauss_filt_size,
+        data_range=args.data_range,
     )
+    if args.data_range is not None:  # the paper's figures: distances in grey levels
+        if not args.data_range > 0:
+            raise InputError(f"--data-range {args.data_range}: expected the value of white (> 0)")
+        adv, orig = (np.asarray(x, dtype=np.float64) * 255.0 / args.data_range for x in (adv, orig))
     report = {
         "orig": str(args.orig),
         "adv": str(args.adv),

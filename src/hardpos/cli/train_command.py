@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 
 import torch
 
 from hardpos.cli.argument_checks import device_option, positive_int, writable_file
 from hardpos.device import describe, pick_device
+from hardpos.errors import InputError
 from hardpos.metrics.classification import error_rate
 from hardpos.mnist.idx import load_mnist
 from hardpos.mnist.lenet import save_model
@@ -25,12 +27,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="initial weights and ordering")
     p.add_argument("--iterations", type=positive_int, default=10_000,
                    help="the iteration counter to train to (--init: from its count)")  # fmt: skip
-    p.add_argument("--batch-size", type=positive_int, default=64)
-    p.add_argument("--base-lr", type=float, default=0.01)
+    p.add_argument("--batch-size", type=positive_int, default=64, help="images a step")
+    p.add_argument("--base-lr", type=float, default=0.01, help="Caffe's base_lr (inv policy)")
     p.add_argument("--init", help="checkpoint to continue from (fine-tuning)")
     p.add_argument("--checkpoint", help="checkpoint file; resumed from when it exists")
-    p.add_argument("--checkpoint-every", type=positive_int, default=1000)
-    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
+    p.add_argument("--checkpoint-every", type=positive_int, default=1000,
+                   help="iterations between checkpoints (resumed from)")  # fmt: skip
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's own choice)")
     p.add_argument("--device", type=device_option, default="auto", help="auto, cpu, cuda[:N]")
     p.add_argument("--out", required=True, help="model file (state_dict) to write")
 
@@ -39,11 +42,15 @@ def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     writable_file(args.out)  # before the training, not after it
+    if args.init:
+        _check_init(Path(args.init))
     device = pick_device(args.device)
     log.info("device: %s", describe(device))
     images, labels = load_mnist(args.mnist_dir, "train", download=args.download)
     solver = Solver(batch_size=args.batch_size, base_lr=args.base_lr)
     checkpoint = args.checkpoint or args.out + ".ckpt"
+    if Path(checkpoint).is_file():
+        print(f"resuming from the checkpoint {checkpoint} (delete it to start over)")
     state = train(
         images,
         labels,
@@ -64,4 +71,23 @@ def run(args: argparse.Namespace) -> int:
         {"seed": args.seed, "iterations": state.iteration, "test": metrics, "init": args.init},
     )
     log.info("test error %.4f", metrics["error"])
+    start = f"from {args.init}" if args.init else f"from seed {args.seed}"
+    print(f"trained {start} to iteration {state.iteration}; MNIST test error "
+          f"{100 * metrics['error']:.2f}% ({metrics['wrong']} of {metrics['n']}); model: "
+          f"{args.out}, training state: {checkpoint}")  # fmt: skip
     return 0
+
+
+def _check_init(path: Path) -> None:
+    """``--init`` takes a training state (weights, momentum, iteration): a model file
+    alone would restart the solver; point to the state file beside it."""
+    from hardpos.files.weights import read_weights
+
+    state = read_weights(path)
+    if isinstance(state, dict) and "model" in state:
+        return
+    beside = [p for p in (path.with_name(path.name + ".ckpt"),
+                          path.with_name(path.stem + ".solver.pt")) if p.is_file()]  # fmt: skip
+    hint = f": --init {beside[0]}" if beside else " (a .ckpt or .solver.pt file)"
+    raise InputError(f"--init {path} holds a model's weights, not a training state; "
+                     f"fine-tuning continues the solver's state{hint}")  # fmt: skip
