@@ -24,6 +24,7 @@ _EXPORTS = {
     "Solver": "hardpos.training.solver",
     "error_rate": "hardpos.metrics.classification",
     "filter_by_tau": "hardpos.pass_score.tau",
+    "finetune": "hardpos.experiments.own_model_finetuning",
     "generate": "hardpos.attacks.generation",
     "infimnist_style": "hardpos.mnist.deformations",
     "load_classifier": "hardpos.imagenet.classifiers",

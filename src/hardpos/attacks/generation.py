@@ -182,6 +182,17 @@ def _pixels(images, low: float, high: float) -> _Pixels:
     return _Pixels(rounded.to(torch.uint8).numpy(), caller, low, high)
 
 
+def pixel_values(images, low: float, high: float) -> np.ndarray | torch.Tensor:
+    """``images`` as the attacks see them (and fine-tuning trains on them): uint8 pixel
+    values ``[N, C, H, W]``; float images in ``[low, high]`` put on the 1/255 grid."""
+    return _pixels(images, low, high).x
+
+
+def class_labels(labels, n: int) -> torch.Tensor:
+    """``labels`` as int64 class ids, one per image, checked (:func:`generate`'s check)."""
+    return _labels(labels, n)
+
+
 def _labels(labels, n: int) -> torch.Tensor:
     y = torch.as_tensor(np.asarray(labels))
     if y.ndim != 1 or len(y) != n:

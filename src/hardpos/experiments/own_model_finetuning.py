@@ -1,0 +1,144 @@
+"""Fine-tuning a classifier of your own on its training images plus hard positives.
+
+The paper's last step (section 5.2: more training on the original images and the
+generated ones) for any ``torch.nn.Module`` that maps ``[B, C, H, W]`` to logits, with
+the same input conventions as :func:`hardpos.generate` (uint8 pixel values, or floats in
+``input_range``; the model's own normalisation by ``mean``/``std``) and the same solver
+as the workflow's LeNets (Caffe's SGD with momentum, weight decay, a learning-rate policy
+and the biases' learning-rate multiplier: :class:`hardpos.training.solver.Solver`).
+The original and the extra images are shuffled together (or, with ``extra_fraction``,
+every batch holds that share of extra images), in an order fixed by ``seed``.
+A checkpoint (weights, momentum, iteration) is written every ``checkpoint_every``
+iterations and a call with the same arguments resumes from it after a kill.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from hardpos.attacks.classifier import PixelModel
+from hardpos.attacks.generation import class_labels, pixel_values
+from hardpos.errors import InputError
+from hardpos.files.weights import read_weights, save_weights
+from hardpos.mnist.lenet import bias_parameters
+from hardpos.training.batches import BatchOrder, MixedBatchOrder
+from hardpos.training.solver import Solver, caffe_sgd_step, check_finite
+
+log = logging.getLogger(__name__)
+
+
+def _labels(labels: Any, n: int, what: str) -> torch.Tensor:
+    y = class_labels(labels, n)
+    if len(y) and int(y.min()) < 0:
+        raise InputError(f"{what} labels must be class ids >= 0; found {int(y.min())}")
+    return y
+
+
+def finetune(
+    model: torch.nn.Module,
+    images: np.ndarray | torch.Tensor,
+    labels: np.ndarray | torch.Tensor,
+    extra_images: np.ndarray | torch.Tensor | None = None,
+    extra_labels: np.ndarray | torch.Tensor | None = None,
+    *,
+    iterations: int,
+    solver: Solver | None = None,
+    seed: int = 0,
+    input_range: Sequence[float] = (0.0, 255.0),
+    mean: Sequence[float] | float | None = None,
+    std: Sequence[float] | float | None = None,
+    extra_fraction: float | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: int = 500,
+    device: torch.device | str = "cpu",
+    progress: bool | None = None,
+) -> torch.nn.Module:
+    """Fine-tune ``model`` in place for ``iterations`` SGD steps on ``images`` (``[N, C,
+    H, W]`` or ``[N, H, W]``) and ``extra_images`` (the hard positives, same layout) with
+    their labels; returns it in eval mode. ``solver``: Caffe's settings (default
+    :class:`Solver`'s LeNet ones: base_lr 0.01, momentum 0.9, weight decay 5e-4, ``inv``
+    policy, batch 64, biases at twice the rate). ``progress``: a bar on stderr (None: when
+    stderr is a terminal). See the module docstring for the rest."""
+    solver = solver or Solver()
+    if iterations < 1:
+        raise InputError(f"iterations: {iterations}; expected at least 1")
+    if checkpoint_every < 1:
+        raise InputError(f"checkpoint_every: {checkpoint_every}; expected at least 1")
+    low, high = (float(v) for v in input_range)
+    x = torch.as_tensor(np.asarray(pixel_values(images, low, high)))
+    y = _labels(labels, len(x), "training")
+    n_extra = 0
+    if extra_images is not None:
+        extra = torch.as_tensor(np.asarray(pixel_values(extra_images, low, high)))
+        if extra.shape[1:] != x.shape[1:]:
+            raise InputError(f"extra images are {tuple(extra.shape[1:])} each, the training "
+                             f"images {tuple(x.shape[1:])}: one layout for both")  # fmt: skip
+        extra_y = _labels(extra_labels if extra_labels is not None else [], len(extra), "extra")
+        x, y, n_extra = torch.cat([x, extra]), torch.cat([y, extra_y]), len(extra)
+    device = torch.device(device)
+    model = model.to(device)
+    pixels = PixelModel(model, channels=int(x.shape[1]), input_range=(low, high), mean=mean,
+                        std=std, device=device)  # fmt: skip
+    params = [p for p in model.parameters() if p.requires_grad]
+    biases = bias_parameters(model)
+    lr_mults = [solver.bias_lr_mult if id(p) in biases else 1.0 for p in params]
+    identity = {"seed": int(seed), "solver": asdict(solver), "n_examples": len(y),
+                "n_extra": n_extra, "extra_fraction": extra_fraction,
+                "input_range": [low, high]}  # fmt: skip
+    momentum, first = _resume(checkpoint, model, params, identity, device)
+    if extra_fraction is None:
+        order = BatchOrder(len(y), seed, solver.batch_size)
+    else:
+        order = MixedBatchOrder(len(y) - n_extra, n_extra, extra_fraction, seed, solver.batch_size)
+    from tqdm.auto import tqdm
+
+    show = progress if progress is not None else bool(getattr(sys.stderr, "isatty", bool)())
+    model.train()
+    with tqdm(total=iterations, initial=first, unit="it", desc="finetune", disable=not show) as bar:
+        for iteration in range(first, iterations):
+            idx = order.indices(iteration)
+            batch = pixels.model_input(x[idx].to(device))
+            logits = model(batch if batch.is_floating_point() else batch.float())
+            if iteration == first and int(y.max()) >= logits.shape[1]:
+                raise InputError(f"label {int(y.max())}, but the model gives "
+                                 f"{logits.shape[1]} classes")  # fmt: skip
+            loss = F.cross_entropy(logits, y[idx].to(device))
+            for p in params:
+                p.grad = None
+            loss.backward()
+            lr = solver.learning_rate(iteration)
+            caffe_sgd_step(params, momentum, lr_mults, solver, lr)
+            bar.update(1)
+            done = iteration + 1
+            if done % checkpoint_every == 0 or done == iterations:
+                value = check_finite(done, loss, params, lr)
+                bar.set_postfix(loss=f"{value:.4f}", lr=f"{lr:.2e}")
+                if checkpoint is not None:
+                    save_weights({"model": model.state_dict(), "momentum": momentum,
+                                  "iteration": done, "identity": identity}, checkpoint)  # fmt: skip
+    return model.eval()
+
+
+def _resume(checkpoint, model, params, identity, device) -> tuple[list[torch.Tensor], int]:
+    """Momentum buffers and the first iteration: from ``checkpoint`` when it exists and was
+    written by the same run (else refused, named), or zeros and 0."""
+    zeros = [torch.zeros_like(p) for p in params]
+    if checkpoint is None or not Path(checkpoint).is_file():
+        return zeros, 0
+    blob = read_weights(checkpoint)
+    if not isinstance(blob, dict) or blob.get("identity") != identity:
+        raise InputError(f"checkpoint {checkpoint} was written by another fine-tuning run "
+                         "(other data, seed or solver): delete it or name another")  # fmt: skip
+    model.load_state_dict(blob["model"])
+    log.info("resuming from %s at iteration %d", checkpoint, blob["iteration"])
+    return [m.to(device) for m in blob["momentum"]], int(blob["iteration"])
