@@ -78,7 +78,7 @@ def _numpy_ssim_map(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _opencv_pass(adv: np.ndarray, orig: np.ndarray) -> tuple[float, np.ndarray]:
-    """PASS of one uint8 ``[C, H, W]`` pair as DESIGN.md writes it, by calling OpenCV here:
+    """PASS of one uint8 ``[C, H, W]`` pair as this project specifies it, by calling OpenCV here:
     findTransformECC (homography, template the original's luma, input the adversarial's,
     identity start, 50 iterations, eps 1e-3, Gaussian 5), warpPerspective of every channel
     (bilinear, inverse map, black border), then the mean over channels of the numpy SSIM."""
@@ -93,7 +93,7 @@ def _opencv_pass(adv: np.ndarray, orig: np.ndarray) -> tuple[float, np.ndarray]:
             grey(orig), grey(adv), np.eye(3, dtype=np.float32), cv2.MOTION_HOMOGRAPHY,
             criteria, None, 5,
         )  # fmt: skip
-    except cv2.error as exc:  # StsNoConv: the identity, as DESIGN.md says
+    except cv2.error as exc:  # StsNoConv: the identity, as the specification says
         assert exc.code == cv2.Error.StsNoConv
         warp = np.eye(3, dtype=np.float32)
     height, width = orig.shape[1:]

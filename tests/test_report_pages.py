@@ -11,7 +11,7 @@ import pytest
 
 from hardpos.errors import DataError
 from hardpos.report import figures
-from hardpos.report.outputs import markdown_rows, table_html
+from hardpos.report.stage_outputs import markdown_rows, table_html
 
 
 class _Cells(HTMLParser):

@@ -289,7 +289,7 @@ def test_the_images_stay_on_the_device_and_the_nets_come_back_on_the_cpu(device)
 def test_train_nets_writes_each_net_as_train_net_does(tmp_path):
     """The stacked job's outputs: per net a model file, sidecar and solver state that
     fine-tuning can continue from, with the weights of that net's own train_net job."""
-    from hardpos.experiments.networks import train_net, train_nets
+    from hardpos.experiments.training_stages import train_net, train_nets
     from hardpos.files.datasets import save_dataset
     from hardpos.files.sidecars import read_sidecar
     from hardpos.mnist.lenet import load_lenet

@@ -23,7 +23,7 @@ _EXPORTS = {
     "PassResult": "hardpos.pass_score.scoring",
     "Solver": "hardpos.training.solver",
     "error_rate": "hardpos.metrics.classification",
-    "filter_by_tau": "hardpos.pass_score.tau",
+    "filter_by_tau": "hardpos.pass_score.generated",
     "finetune": "hardpos.experiments.own_model_finetuning",
     "generate": "hardpos.attacks.generation",
     "infimnist_style": "hardpos.mnist.deformations",
@@ -35,7 +35,7 @@ _EXPORTS = {
     "predict": "hardpos.metrics.classification",
     "robust_accuracy": "hardpos.robustness.budget",
     "save_model": "hardpos.mnist.lenet",
-    "score_generated": "hardpos.pass_score.tau",
+    "score_generated": "hardpos.pass_score.generated",
     "ssim": "hardpos.pass_score.ssim",
     "train": "hardpos.training.lenet_training",
 }

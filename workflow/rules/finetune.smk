@@ -4,7 +4,7 @@
 
 
 # finetune.nets_per_job > 1 (MNIST): the orderings of one (recipe, base net) are trained
-# together, nets_per_job per job (hardpos.experiments.networks.train_nets); each net keeps
+# together, nets_per_job per job (hardpos.experiments.training_stages.train_nets); each net keeps
 # its own model, sidecar and solver files. 1: one job per net.
 FINETUNE_NETS_PER_JOB = config["finetune"].get("nets_per_job", 1)
 FINETUNE_ORDER_GROUPS = [

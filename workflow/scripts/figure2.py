@@ -1,6 +1,6 @@
 """Figure 2: one test digit's adversarials and perturbations."""
 
-from hardpos.report.outputs import write_figure2
+from hardpos.report.stage_outputs import write_figure2
 from hardpos.workflow.jobs import job
 
 with job(snakemake):

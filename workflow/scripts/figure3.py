@@ -1,6 +1,6 @@
 """Figure 3: adversarials and x10 perturbations of one crop per ImageNet network."""
 
-from hardpos.report.outputs import write_figure3
+from hardpos.report.stage_outputs import write_figure3
 from hardpos.workflow.jobs import job
 
 with job(snakemake):

@@ -1,6 +1,6 @@
 """Figure 4 from the test-split adversarials of every base net."""
 
-from hardpos.report.outputs import write_figure4
+from hardpos.report.stage_outputs import write_figure4
 from hardpos.workflow.jobs import job
 
 with job(snakemake):

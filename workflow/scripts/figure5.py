@@ -1,6 +1,6 @@
 """Figure 5 from the test-split adversarials of every base net."""
 
-from hardpos.report.outputs import write_figure5
+from hardpos.report.stage_outputs import write_figure5
 from hardpos.workflow.jobs import job
 
 with job(snakemake):

@@ -1,6 +1,6 @@
 """Figure 6: error against the PASS range of the fine-tuning data."""
 
-from hardpos.report.outputs import write_figure6
+from hardpos.report.stage_outputs import write_figure6
 from hardpos.workflow.jobs import job
 
 with job(snakemake):

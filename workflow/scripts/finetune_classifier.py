@@ -1,6 +1,6 @@
 """Fine-tune an ImageNet base network on the training crops plus one recipe's images."""
 
-from hardpos.experiments.networks import finetune_classifier
+from hardpos.experiments.training_stages import finetune_classifier
 from hardpos.workflow.jobs import job
 
 with job(snakemake):

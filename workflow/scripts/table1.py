@@ -1,6 +1,6 @@
 """Table 1: every model's errors, per recipe, beside the paper's figures."""
 
-from hardpos.report.outputs import write_tables
+from hardpos.report.stage_outputs import write_tables
 from hardpos.workflow.jobs import job
 
 with job(snakemake):

@@ -1,6 +1,6 @@
 """The section 5.3 table: top-1 / top-5 error and the change per added image."""
 
-from hardpos.report.outputs import write_imagenet_table
+from hardpos.report.stage_outputs import write_imagenet_table
 from hardpos.workflow.jobs import job
 
 with job(snakemake):

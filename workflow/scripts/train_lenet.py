@@ -1,6 +1,6 @@
 """Train a LeNet: a base net, a fine-tuning run (input `init`) or the augmentation baseline."""
 
-from hardpos.experiments.networks import train_net
+from hardpos.experiments.training_stages import train_net
 from hardpos.workflow.jobs import job
 
 inputs = dict(snakemake.input.items())

@@ -1,6 +1,6 @@
 """Train several LeNets in one stacked job: the orderings of one (recipe, base net)."""
 
-from hardpos.experiments.networks import train_nets
+from hardpos.experiments.training_stages import train_nets
 from hardpos.workflow.jobs import job
 
 with job(snakemake):

@@ -36,7 +36,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hardpos.report.outputs import write_run_tables
+    from hardpos.report.stage_outputs import write_run_tables
 
     order = [name for name in args.order.split(",") if name]
     recipes = set()

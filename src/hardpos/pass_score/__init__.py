@@ -7,6 +7,7 @@ perspective changes, which a human still sees as the same image, cost nothing; S
 adversarial: misclassified and PASS >= tau.
 """
 
+from hardpos.pass_score.generated import filter_by_tau, score_generated
 from hardpos.pass_score.scoring import (
     BACKENDS,
     VALIDATED_SIZES,
@@ -16,7 +17,6 @@ from hardpos.pass_score.scoring import (
     pass_score,
 )
 from hardpos.pass_score.ssim import ssim, ssim_map
-from hardpos.pass_score.tau import filter_by_tau, score_generated
 
 __all__ = [
     "BACKENDS",

@@ -39,9 +39,6 @@ def gaussian_taps(size: int, sigma: float = 0.0) -> tuple[float, ...]:
     return tuple(cv2.getGaussianKernel(size, sigma, cv2.CV_64F).ravel().tolist())
 
 
-DIFFERENCE_TAPS = (-0.5, 0.0, 0.5)  # findTransformECC's central-difference gradient
-
-
 def separable(height: int, width: int, taps: tuple[float, ...], like: torch.Tensor):
     """Row and column matrices for ``filtered = rows @ image @ cols_t`` on ``like``'s device."""
     rows = torch.as_tensor(filter_matrix(height, taps), device=like.device, dtype=like.dtype)

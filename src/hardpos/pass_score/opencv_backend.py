@@ -1,6 +1,6 @@
 """The reference backend: OpenCV's findTransformECC and warpPerspective, one pair at a time.
 
-This is psi of the paper's eq. 1 as DESIGN.md pins it down: homography ECC with the
+This is psi of the paper's eq. 1 as this project pins it down: homography ECC with the
 original as template and the adversarial as input, identity start, then the adversarial
 warped back onto the original's pixel grid with bilinear interpolation and a black border.
 """

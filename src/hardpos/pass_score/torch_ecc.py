@@ -47,7 +47,6 @@ from hardpos.pass_score.filters import gaussian_taps, separable
 _PARAMS = [(k // 3, k % 3) for k in range(8)]
 _MOMENT_PAIRS = [(0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2)]  # x^2, xy, x, y^2, y, 1
 _MOMENT = {pair: m for m, pair in enumerate(_MOMENT_PAIRS)}
-_GRADIENT_PAIRS = _MOMENT_PAIRS  # the same 6 unordered pairs, of (gx, gy, gz)
 _GRADIENT_PAIR = _MOMENT
 _HESSIAN_INDEX = np.array(
     [

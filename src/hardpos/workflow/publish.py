@@ -323,7 +323,7 @@ def refresh(
     records are all there, costs, training sets, index) and list every file in SUMS.
     Derived files leave SUMS before they are rewritten, so a kill midway leaves them
     unlisted (made anew next time), never listed with a stale digest."""
-    from hardpos.report.outputs import write_figure6, write_run_tables
+    from hardpos.report.stage_outputs import write_figure6, write_run_tables
 
     records = RecordFolders.of(folder, published=True)
     sums = read_sums(folder)

@@ -136,7 +136,7 @@ def write_imagenet_table(
     *, evaluations: Sequence[str | os.PathLike], out_csv: str, out_md: str
 ) -> None:
     """The section 5.3 table: top-1/top-5 error per network and the change per added image."""
-    from hardpos.report.section53 import section53_table, write_section53
+    from hardpos.report.imagenet_tables import section53_table, write_section53
 
     records = [json.loads(Path(path).read_text()) for path in evaluations]
     write_section53(section53_table(records), out_csv, out_md)
@@ -151,7 +151,7 @@ def write_figure3(
     out_pdf: str,
 ) -> None:
     """Figure 3: one crop per network with its FGS, FGV, HC-1 and HC-13 adversarials."""
-    from hardpos.report.section53 import figure3, pick_gallery_image
+    from hardpos.report.imagenet_tables import figure3, pick_gallery_image
 
     panels = []
     for net, pairs in generated.items():
