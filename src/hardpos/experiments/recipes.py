@@ -248,13 +248,16 @@ def recipe_mask(recipe: Recipe, table: pd.DataFrame) -> pd.Series:
             table, method=recipe.method, k=recipe.k, factors=recipe.frontier_factors,
             tau=recipe.tau, name=recipe.name,
         )  # fmt: skip
-    mask = table["success"].astype(bool) & (table["method"] == recipe.method)
+    mask = table["method"] == recipe.method
     mask &= np.isclose(table["factor"].astype(float), recipe.factor)
     if recipe.method in RANKED:
         mask &= table["k"].between(1, recipe.k)
-    if recipe.tau is not None:
-        mask &= table["pass"] >= recipe.tau
-    return mask
+    if recipe.tau is None:
+        return mask & table["success"].astype(bool)
+    # here, not at the top: the DAG imports this module, and hardpos.pass_score loads torch
+    from hardpos.pass_score.eq5 import meets_eq5
+
+    return mask & meets_eq5(table["success"], table["pass"], recipe.tau)
 
 
 def frontier_mask(
@@ -282,7 +285,9 @@ def frontier_mask(
     factor = table["factor"].astype(float).round(_FACTOR_DECIMALS)
     rows &= factor.isin(grid)
     part = table.loc[rows, ["source", "k"]].assign(factor=factor[rows])
-    part["ok"] = table.loc[rows, "success"].astype(bool) & (table.loc[rows, "pass"] >= tau)
+    from hardpos.pass_score.eq5 import meets_eq5  # not at the top: see recipe_mask
+
+    part["ok"] = meets_eq5(table.loc[rows, "success"], table.loc[rows, "pass"], tau)
     walked = part.groupby(["source", "k"])["factor"].nunique()
     if len(walked) and (walked != len(grid)).any():
         short = walked[walked != len(grid)].index[0]

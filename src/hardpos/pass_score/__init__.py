@@ -4,9 +4,10 @@ PASS(x~, x) = SSIM(psi(x~, x), x) (eq. 4): the adversarial image x~ is first ali
 the original x by the ECC homography psi (eq. 1), so that small shifts, rotations and
 perspective changes, which a human still sees as the same image, cost nothing; SSIM
 (eqs. 2-3) then measures what is left. Eq. 5 turns PASS into the definition of an
-adversarial: misclassified and PASS >= tau.
+adversarial: misclassified and PASS >= tau (:mod:`hardpos.pass_score.eq5`).
 """
 
+from hardpos.pass_score.eq5 import meets_eq5
 from hardpos.pass_score.generated import filter_by_tau, score_generated
 from hardpos.pass_score.scoring import (
     BACKENDS,
@@ -25,6 +26,7 @@ __all__ = [
     "filter_by_tau",
     "l2_per_pixel",
     "linf",
+    "meets_eq5",
     "pass_score",
     "score_generated",
     "ssim",

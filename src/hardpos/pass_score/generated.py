@@ -7,6 +7,7 @@ import pandas as pd
 import torch
 
 from hardpos.errors import InputError
+from hardpos.pass_score.eq5 import meets_eq5
 from hardpos.pass_score.scoring import pass_score
 
 
@@ -23,9 +24,8 @@ def filter_by_tau(table: pd.DataFrame, tau: float, column: str = "pass") -> pd.D
         )
     if not isinstance(tau, int | float | np.number) or not -1.0 <= float(tau) <= 1.0:
         raise InputError(f"tau must be a number in [-1, 1] (PASS's range), got {tau!r}")
-    keep = table[column].to_numpy(dtype=np.float64) >= float(tau)
-    if "success" in table.columns:
-        keep &= table["success"].to_numpy(dtype=bool)
+    misclassified = table["success"] if "success" in table.columns else np.ones(len(table))
+    keep = meets_eq5(misclassified, table[column].to_numpy(dtype=np.float64), float(tau))
     return table.loc[keep].copy()
 
 
