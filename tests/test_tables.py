@@ -84,7 +84,7 @@ def test_side_by_side_pairs_rows_by_name_and_glob_and_keeps_the_unmatched(evalua
 
 
 def test_a_missing_evaluation_file_is_named(tmp_path):
-    with pytest.raises(DataError, match="nowhere.json: no such evaluation file"):
+    with pytest.raises(DataError, match="nowhere.json: no such evaluation record"):
         table1.load_evaluations([tmp_path / "nowhere.json"])
 
 

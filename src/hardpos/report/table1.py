@@ -20,7 +20,6 @@ rows) get the mean only: no spread, no interval, no test.
 from __future__ import annotations
 
 import fnmatch
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from scipy import stats
 
 from hardpos.errors import DataError
 from hardpos.files.atomic import write_text
+from hardpos.files.json_records import read_json_record
 
 ERROR_SETS = ("mnist_test", "heldout", "heldout_own", "heldout_other")
 CONFIDENCE = 0.95
@@ -187,13 +187,7 @@ def load_evaluations(
     """
     rows = []
     for path in paths:
-        try:
-            record = json.loads(Path(path).read_text())
-        except FileNotFoundError:
-            raise DataError(f"{path}: no such evaluation file") from None
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}: not an evaluation record ({exc})") from None
-        check_evaluation(record, path)
+        record = check_evaluation(read_json_record(path, "evaluation record"), path)
         row = {
             "model": record.get("model", str(path)),
             "recipe": record["recipe"],

@@ -149,19 +149,11 @@ def check_record(record: object, path) -> None:
 def load_records(paths) -> pd.DataFrame:
     """One row per robustness record: model (its file, as in the evaluation records),
     recipe, net, clean and robust accuracy per budget, median minimal norms."""
-    import json
-    from pathlib import Path
-
-    from hardpos.errors import DataError
+    from hardpos.files.json_records import read_json_record
 
     rows = []
     for path in paths:
-        try:
-            record = json.loads(Path(path).read_text())
-        except FileNotFoundError:
-            raise DataError(f"{path}: no such robustness record") from None
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}: not a robustness record ({exc})") from None
+        record = read_json_record(path, "robustness record")
         check_record(record, path)
         norms = record.get("min_norm") or {}
         rows.append(

@@ -11,7 +11,6 @@ record is not certain (Snakemake would redo it): it is not certified.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from hardpos.files.digests import sha256_file
+from hardpos.files.json_records import read_json_record
 from hardpos.files.run_folders import RecordFolders
 from hardpos.files.sidecars import sidecar_path
 from hardpos.report.table1 import check_evaluation
@@ -56,12 +56,7 @@ def certify(
     """The evaluation record of ``model_id`` (checked) with ``inputs`` (digests) and
     ``part``; None, said why, while it is not certain (see the module docstring)."""
     path = Path(layout.paths.evaluation(model_id))
-    try:
-        record = check_evaluation(json.loads(path.read_text()), path)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        from hardpos.errors import DataError
-
-        raise DataError(f"{path}: not an evaluation record ({error})") from None
+    record = check_evaluation(read_json_record(path, "evaluation record"), path)
     inputs = inputs_of(layout, model_id)
     stamp = path.stat().st_mtime_ns
     for name, source in inputs.items():
@@ -76,7 +71,7 @@ def certify(
         digests["trainset"].update(trainset_fingerprint(inputs["trainset"]))
     side = sidecar_path(inputs["model"])
     if side.is_file():
-        digests["model"]["train_images"] = json.loads(side.read_text()).get("train_images")
+        digests["model"]["train_images"] = read_json_record(side, "sidecar").get("train_images")
     record["inputs"] = digests
     record["part"] = part_of(path, RecordFolders.of(layout.paths.results).runs)
     return record

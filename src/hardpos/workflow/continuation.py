@@ -26,7 +26,6 @@ modification time): Snakemake runs with ``--rerun-triggers`` without ``code`` (a
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -37,8 +36,9 @@ from typing import Any
 
 import yaml
 
-from hardpos.errors import DataError, HardposError
+from hardpos.errors import HardposError
 from hardpos.files.digests import SUMS, sha256_file, unlisted_files, verify_folder, write_sums
+from hardpos.files.json_records import read_json_record
 from hardpos.files.run_folders import BENCHMARKS, EVALUATIONS, FIGURES, RUNS, RecordFolders
 from hardpos.report.table1 import check_evaluation
 from hardpos.workflow.certify import certify
@@ -131,10 +131,7 @@ def check_folder(folder: Path) -> list[str]:
 
 
 def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise DataError(f"{path}: not readable JSON ({error})") from None
+    return read_json_record(path, "JSON record")
 
 
 class Continuation:

@@ -25,7 +25,6 @@ the next one, which also removes the build folders of killed publishes.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -36,9 +35,10 @@ from typing import Any
 
 import yaml
 
-from hardpos.errors import DataError, HardposError, InputError
+from hardpos.errors import HardposError, InputError
 from hardpos.files.atomic import write_json, write_text
 from hardpos.files.digests import SUMS, read_sums, sha256_file, write_sums
+from hardpos.files.json_records import read_json_record
 from hardpos.files.run_folders import (
     BENCHMARKS,
     EVALUATIONS,
@@ -277,7 +277,7 @@ def training_sets_report(folder: Path) -> str:
     digest each record names) and, where two differ, how many of their images differ."""
     groups: dict[tuple[str, Any], dict[str, dict]] = {}
     for path in sorted(RecordFolders.of(folder, published=True).evaluations.rglob("*.json")):
-        record = json.loads(path.read_text())
+        record = read_json_record(path, "evaluation record")
         trainset = (record.get("inputs") or {}).get("trainset")
         if record.get("order") is None or not trainset:
             continue
@@ -420,11 +420,8 @@ def publish(
         wanted = set(model_ids_with_records(ours.evaluations))
 
     for model_id in sorted(wanted & set(model_ids_with_records(ours.evaluations))):
-        path = ours.evaluations / f"{model_id}.json"
-        try:
-            check_evaluation(json.loads(path.read_text()), path)
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise DataError(f"{path}: not an evaluation record ({error})") from None
+        path = ours.evaluation(model_id)
+        check_evaluation(read_json_record(path, "evaluation record"), path)
 
     def listed(rel: Path) -> bool:
         return rel.with_suffix("").as_posix() in wanted
@@ -472,7 +469,7 @@ def add_seed(results: Path, folder: Path, layout: Layout) -> list[str]:
     """Store the seed files the results folder has and the folder lacks (``seed/<path>.gz``
     in parts, their digests in ``seed/files.json``); returns the paths added."""
     index_path = folder / SEED / SEED_INDEX
-    index = json.loads(index_path.read_text()) if index_path.is_file() else {}
+    index = read_json_record(index_path, "seed index") if index_path.is_file() else {}
     added = [rel for rel in seed_files(layout) if rel not in index and (results / rel).is_file()]
     sums = read_sums(folder)
     for rel in added:
