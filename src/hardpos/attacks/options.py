@@ -112,17 +112,27 @@ class AttackOptions:
 DEFAULTS = AttackOptions()
 
 
-def check_factors(factors: Iterable[float]) -> list[float]:
-    """Hard-positive factors as a list without repeats; each a positive number."""
+def check_factors(
+    factors: Iterable[float], *, allow_shrink: bool = True, where: str = "factors"
+) -> list[float]:
+    """Hard-positive factors as floats without repeats, each finite and > 0; unless
+    ``allow_shrink``, each >= 1 too (below 1 the image is scaled back towards the original
+    and is no longer adversarial: the workflow and the command line refuse it)."""
     try:
         values = [float(f) for f in factors]
     except (TypeError, ValueError):
-        raise InputError(f"factors must be numbers; got {factors!r}") from None
+        raise InputError(f"{where}: factors must be numbers; got {factors!r}") from None
     if not values:
-        raise InputError("factors is empty: give at least 1.0 (the minimal adversarial)")
-    for f in values:
-        if not (np.isfinite(f) and f > 0):
-            raise InputError(f"factor {f!r} must be a positive number (1.0: minimal)")
+        raise InputError(f"{where}: factors is empty: give at least 1.0 (the minimal adversarial)")
+    for value in values:
+        if not (np.isfinite(value) and value > 0):
+            raise InputError(f"{where}: factor {value!r} must be a positive number (1.0: minimal)")
+        if value < 1.0 and not allow_shrink:
+            raise InputError(
+                f"{where}: factor {value!r} is below 1, which scales the minimal adversarial "
+                "back towards the original (no longer adversarial); use factors >= 1, or "
+                "allow it explicitly (--allow-shrink)"
+            )
     return list(dict.fromkeys(values))
 
 

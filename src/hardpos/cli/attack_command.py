@@ -24,10 +24,10 @@ import logging
 import math
 from pathlib import Path
 
-from hardpos.attacks.options import DEFAULTS
+from hardpos.attacks.options import DEFAULTS, check_factors
 from hardpos.cli.argument_checks import device_option, writable_file, writable_folder
 from hardpos.errors import InputError
-from hardpos.experiments.attack_options import check_factors, check_methods
+from hardpos.experiments.attack_options import check_methods
 
 log = logging.getLogger(__name__)
 

@@ -2,17 +2,18 @@
 
 ``hardpos attack --factors 0.5`` and a config's ``factor: 0.5`` are the same mistake, so
 both go through these functions and get the same refusal. Each takes ``where`` (the
-option or config key the value came from) so that its message names it. The module
-imports neither torch nor :mod:`hardpos.attacks` at load time: the workflow's config
-validation runs it when Snakemake builds the DAG.
+option or config key the value came from) so that its message names it. The factor
+check is the library's own (:func:`hardpos.attacks.options.check_factors`, with factors
+below 1 refused). Nothing here loads torch: the workflow's config validation runs it
+when Snakemake builds the DAG.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from hardpos.attacks.options import check_factors
 from hardpos.errors import InputError
 
 if TYPE_CHECKING:
@@ -20,30 +21,6 @@ if TYPE_CHECKING:
 
 # the paper's PASS threshold tau is a value of SSIM, which lies in [-1, 1]
 TAU_RANGE = (-1.0, 1.0)
-
-
-def check_factors(
-    factors: Iterable[float], *, allow_shrink: bool = False, where: str = "factors"
-) -> list[float]:
-    """Hard-positive factors as floats, each finite and >= 1 (below 1 the image is scaled
-    back towards the original and is no longer adversarial) unless ``allow_shrink``, then
-    only > 0."""
-    try:
-        values = [float(f) for f in factors]
-    except (TypeError, ValueError):
-        raise InputError(f"{where}: factors must be numbers; got {factors!r}") from None
-    if not values:
-        raise InputError(f"{where}: no factor given; give at least 1.0 (the minimal adversarial)")
-    for value in values:
-        if not math.isfinite(value) or value <= 0:
-            raise InputError(f"{where}: factor {value!r} must be a positive number (1.0: minimal)")
-        if value < 1.0 and not allow_shrink:
-            raise InputError(
-                f"{where}: factor {value!r} is below 1, which scales the minimal adversarial "
-                "back towards the original (no longer adversarial); use factors >= 1, or "
-                "allow it explicitly (--allow-shrink)"
-            )
-    return values
 
 
 def check_hot_rank(k: int, *, classes: int, where: str = "k") -> int:
@@ -113,5 +90,5 @@ def check_recipe(
         if tau is None:
             raise InputError(f"{where}: factor: frontier needs tau (the PASS each image must keep)")
     elif factor is not None:
-        check_factors([factor], where=f"{where}, factor")
+        check_factors([factor], allow_shrink=False, where=f"{where}, factor")
     check_tau(tau, where=f"{where}, tau")

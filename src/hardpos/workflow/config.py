@@ -13,8 +13,9 @@ from typing import Any
 import jsonschema
 import yaml
 
+from hardpos.attacks.options import check_factors
 from hardpos.errors import HardposError, InputError
-from hardpos.experiments.attack_options import check_factors, check_hot_rank, check_recipe
+from hardpos.experiments.attack_options import check_hot_rank, check_recipe
 from hardpos.experiments.recipes import parse_type
 from hardpos.files.run_folders import WRITTEN_BY_SNAKEMAKE
 from hardpos.mnist.idx import MNIST_COUNTS
@@ -80,7 +81,7 @@ def _check_types(names: list[str], *, classes: int, where: str) -> None:
         family, k, factor = parse_type(name)
         if family in ("hc-d", "hc-s"):
             check_hot_rank(k, classes=classes, where=f"{where}[{i}] ({name})")
-        check_factors([factor], where=f"{where}[{i}] ({name})")
+        check_factors([factor], allow_shrink=False, where=f"{where}[{i}] ({name})")
 
 
 def _check_increasing(values: list[float], *, where: str) -> None:
@@ -146,7 +147,9 @@ def check_values(config: dict[str, Any]) -> None:
         if "frontier_factors" in recipe:
             if recipe.get("factor") != "frontier":
                 raise InputError(f"{where}: frontier_factors needs factor: frontier")
-            check_factors(recipe["frontier_factors"], where=f"{where}, frontier_factors")
+            check_factors(
+                recipe["frontier_factors"], allow_shrink=False, where=f"{where}, frontier_factors"
+            )
     if config.get("dataset", "mnist") != "mnist":
         gallery = config["imagenet"]["gallery_types"]
         _check_types(gallery, classes=classes, where="imagenet.gallery_types")
@@ -155,7 +158,7 @@ def check_values(config: dict[str, Any]) -> None:
     if buckets["enabled"]:
         _check_increasing(buckets["edges"], where="buckets.edges")
         check_hot_rank(buckets["k"], classes=classes, where="buckets.k")
-        check_factors(buckets["factors"], where="buckets.factors")
+        check_factors(buckets["factors"], allow_shrink=False, where="buckets.factors")
     for split, size in MNIST_COUNTS.items():
         count = config["attack"].get(f"{split}_images")
         if isinstance(count, int) and not isinstance(count, bool) and count > size:
