@@ -30,9 +30,8 @@ from hardpos.attacks.classifier import PixelModel
 from hardpos.attacks.generation import class_labels, pixel_values
 from hardpos.errors import InputError
 from hardpos.files.weights import read_weights, save_weights
-from hardpos.mnist.lenet import bias_parameters
-from hardpos.training.batches import BatchOrder, MixedBatchOrder
-from hardpos.training.solver import Solver, caffe_sgd_step, check_finite
+from hardpos.training.loop import batch_order, lr_multipliers, sgd_loop
+from hardpos.training.solver import Solver, check_finite
 
 log = logging.getLogger(__name__)
 
@@ -89,23 +88,20 @@ def finetune(
     model = model.to(device)
     pixels = PixelModel(model, channels=int(x.shape[1]), input_range=(low, high), mean=mean,
                         std=std, device=device)  # fmt: skip
-    params = [p for p in model.parameters() if p.requires_grad]
-    biases = bias_parameters(model)
-    lr_mults = [solver.bias_lr_mult if id(p) in biases else 1.0 for p in params]
+    trained = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
+    params = [p for _, p in trained]
     identity = {"seed": int(seed), "solver": asdict(solver), "n_examples": len(y),
                 "n_extra": n_extra, "extra_fraction": extra_fraction,
                 "input_range": [low, high]}  # fmt: skip
     momentum, first = _resume(checkpoint, model, params, identity, device)
-    if extra_fraction is None:
-        order = BatchOrder(len(y), seed, solver.batch_size)
-    else:
-        order = MixedBatchOrder(len(y) - n_extra, n_extra, extra_fraction, seed, solver.batch_size)
+    order = batch_order(len(y), n_extra, extra_fraction, seed, solver.batch_size)
     from tqdm.auto import tqdm
 
     show = progress if progress is not None else bool(getattr(sys.stderr, "isatty", bool)())
     model.train()
     with tqdm(total=iterations, initial=first, unit="it", desc="finetune", disable=not show) as bar:
-        for iteration in range(first, iterations):
+
+        def step(iteration: int) -> torch.Tensor:
             idx = order.indices(iteration)
             batch = pixels.model_input(x[idx].to(device))
             logits = model(batch if batch.is_floating_point() else batch.float())
@@ -116,16 +112,26 @@ def finetune(
             for p in params:
                 p.grad = None
             loss.backward()
-            lr = solver.learning_rate(iteration)
-            caffe_sgd_step(params, momentum, lr_mults, solver, lr)
             bar.update(1)
-            done = iteration + 1
-            if done % checkpoint_every == 0 or done == iterations:
-                value = check_finite(done, loss, params, lr)
-                bar.set_postfix(loss=f"{value:.4f}", lr=f"{lr:.2e}")
-                if checkpoint is not None:
-                    save_weights({"model": model.state_dict(), "momentum": momentum,
-                                  "iteration": done, "identity": identity}, checkpoint)  # fmt: skip
+            return loss
+
+        def finite(iteration: int, loss: torch.Tensor, lr: float) -> float:
+            value = check_finite(iteration, loss, params, lr)
+            bar.set_postfix(loss=f"{value:.4f}", lr=f"{lr:.2e}")
+            return value
+
+        def save(iteration: int) -> None:
+            if checkpoint is not None:
+                blob = {"model": model.state_dict(), "momentum": momentum,
+                        "iteration": iteration, "identity": identity}  # fmt: skip
+                save_weights(blob, checkpoint)
+
+        sgd_loop(
+            step=step, params=params, momentum=momentum,
+            lr_mults=lr_multipliers((name for name, _ in trained), solver), solver=solver,
+            first=first, iterations=iterations, checkpoint_every=checkpoint_every,
+            finite=finite, save=save,
+        )  # fmt: skip
     return model.eval()
 
 

@@ -21,6 +21,7 @@ MNIST_FILES = {
 
 
 MNIST_COUNTS = {"train": 60000, "test": 10000}
+MNIST_CLASSES = 10
 
 
 def read_idx(path: str | os.PathLike, *, ndim: int) -> np.ndarray:

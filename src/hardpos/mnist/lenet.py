@@ -18,6 +18,7 @@ from hardpos.errors import ModelError
 from hardpos.files.atomic import write_json
 from hardpos.files.sidecars import read_sidecar, sidecar_path
 from hardpos.files.weights import first_misfit, read_weights, save_weights
+from hardpos.mnist.idx import MNIST_CLASSES
 
 LENET_PARAMETERS = 431_080
 
@@ -47,7 +48,7 @@ class LeNet(nn.Module):
         self.pool2 = nn.MaxPool2d(2, 2)
         self.ip1 = nn.Linear(800, 500)
         self.relu1 = nn.ReLU()
-        self.ip2 = nn.Linear(500, 10)
+        self.ip2 = nn.Linear(500, MNIST_CLASSES)
         generator = torch.Generator().manual_seed(int(seed))
         for layer in (self.conv1, self.conv2, self.ip1, self.ip2):
             xavier_uniform_caffe_(layer.weight, generator)
@@ -67,11 +68,6 @@ class LeNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.logits(x)
-
-
-def bias_parameters(model: nn.Module) -> set[int]:
-    """Ids of the bias tensors, which Caffe's LeNet trains at twice the learning rate."""
-    return {id(p) for name, p in model.named_parameters() if name.endswith("bias")}
 
 
 def save_model(path: str | os.PathLike, model: LeNet, meta: dict[str, Any]) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -29,8 +28,8 @@ from hardpos.files.images import ImageStack
 from hardpos.files.weights import save_weights
 from hardpos.imagenet.classifiers import ImageNetClassifier
 from hardpos.imagenet.folders import CropDataset
-from hardpos.training.batches import BatchOrder, MixedBatchOrder
-from hardpos.training.solver import Solver, caffe_sgd_step, check_finite
+from hardpos.training.loop import batch_order, lr_multipliers, sgd_loop
+from hardpos.training.solver import Solver, check_finite
 
 log = logging.getLogger(__name__)
 
@@ -142,39 +141,37 @@ def finetune(
     resumed = _resume(checkpoint, model, identity, device)
     if resumed is not None:
         momentum, first = resumed
-    lr_mults = [solver.bias_lr_mult if name.endswith("bias") else 1.0 for name, _ in
-                model.named_parameters()]  # fmt: skip
-    if extra_fraction is None or n_extra == 0:
-        order = BatchOrder(len(data), seed, solver.batch_size)
-    else:
-        order = MixedBatchOrder(data.n_original, n_extra, extra_fraction, seed, solver.batch_size)
-    loader = torch.utils.data.DataLoader(
-        data, batch_sampler=_Batches(order, first, iterations), num_workers=workers
+    order = batch_order(len(data), n_extra, extra_fraction, seed, solver.batch_size)
+    batches = iter(
+        torch.utils.data.DataLoader(
+            data, batch_sampler=_Batches(order, first, iterations), num_workers=workers
+        )
     )
     model.train()
     if solver.frozen_batchnorm:
         for module in model.modules():
             if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
                 module.eval()
-    started, iteration = time.perf_counter(), first
-    for x, y in loader:
+
+    def step(iteration: int) -> torch.Tensor:
+        x, y = next(batches)
         # dropout draws from (seed, iteration) alone, so a resumed run matches an unbroken one
         torch.manual_seed(int(seed) * 1_000_003 + iteration)
         loss = F.cross_entropy(model.logits(x.to(device).float()), y.to(device))
         for p in params:
             p.grad = None
         loss.backward()
-        lr = solver.learning_rate(iteration)
-        caffe_sgd_step(params, momentum, lr_mults, solver, lr)
-        iteration += 1
-        if iteration % checkpoint_every == 0 or iteration == iterations:
-            value = check_finite(iteration, loss, params, lr)
-            if checkpoint is not None:
-                _save(checkpoint, model, momentum, iteration, identity)
-            if progress is not None:
-                progress(iteration, value, lr)
-    done = iteration - first
-    if done:
-        elapsed = time.perf_counter() - started
-        log.info("%d iterations in %.1f s (%.2f it/s)", done, elapsed, done / max(elapsed, 1e-9))
+        return loss
+
+    def save(iteration: int) -> None:
+        if checkpoint is not None:
+            _save(checkpoint, model, momentum, iteration, identity)
+
+    sgd_loop(
+        step=step, params=params, momentum=momentum,
+        lr_mults=lr_multipliers((name for name, _ in model.named_parameters()), solver),
+        solver=solver, first=first, iterations=iterations, checkpoint_every=checkpoint_every,
+        finite=lambda iteration, loss, lr: check_finite(iteration, loss, params, lr),
+        save=save, progress=progress,
+    )  # fmt: skip
     return model.eval()

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -25,11 +24,12 @@ import torch
 import torch.nn.functional as F
 
 from hardpos.errors import InputError
-from hardpos.mnist.lenet import LeNet, bias_parameters
+from hardpos.mnist.idx import MNIST_CLASSES
+from hardpos.mnist.lenet import LeNet
 from hardpos.training.adversarial_objectives import Objective
-from hardpos.training.batches import BatchOrder, MixedBatchOrder
 from hardpos.training.checkpoints import TrainState, load_checkpoint, same_run, save_checkpoint
-from hardpos.training.solver import Solver, caffe_sgd_step, check_finite
+from hardpos.training.loop import batch_order, check_labels, lr_multipliers, sgd_loop
+from hardpos.training.solver import Solver, check_finite
 
 log = logging.getLogger(__name__)
 
@@ -101,10 +101,7 @@ def train(
     device = torch.device(device)
     x_all = _prepare_images(images).to(device)
     y_all = torch.as_tensor(np.asarray(labels), dtype=torch.int64).to(device)
-    if len(y_all) != len(x_all):
-        raise InputError(f"{len(x_all)} training images but {len(y_all)} labels")
-    if len(y_all) and (int(y_all.min()) < 0 or int(y_all.max()) > 9):
-        raise InputError("training labels must lie in 0..9")
+    check_labels(y_all, len(x_all), classes=MNIST_CLASSES)
 
     identity = {
         "seed": int(seed),
@@ -134,38 +131,32 @@ def train(
 
     model = state.model.to(memory_format=torch.channels_last).train()
     params = list(model.parameters())
-    biases = bias_parameters(model)
-    lr_mults = [solver.bias_lr_mult if id(p) in biases else 1.0 for p in params]
-    if extra_fraction is None:
-        order = BatchOrder(len(x_all), seed, solver.batch_size)
-    else:
-        n_original = len(x_all) - int(n_extra)
-        order = MixedBatchOrder(n_original, int(n_extra), extra_fraction, seed, solver.batch_size)
-    started, first = time.perf_counter(), state.iteration
+    order = batch_order(len(x_all), int(n_extra), extra_fraction, seed, solver.batch_size)
 
-    while state.iteration < iterations:
-        idx = order.indices(state.iteration).to(device)
+    def step(iteration: int) -> torch.Tensor:
+        idx = order.indices(iteration).to(device)
         x = x_all[idx].float().contiguous(memory_format=torch.channels_last)
         if objective is None:
             loss = F.cross_entropy(model.logits(x), y_all[idx])
         else:
-            loss = objective(model, x, y_all[idx], seed=seed, iteration=state.iteration)
+            loss = objective(model, x, y_all[idx], seed=seed, iteration=iteration)
         for p in params:
             p.grad = None
         loss.backward()
-        lr = solver.learning_rate(state.iteration)
-        caffe_sgd_step(params, state.momentum, lr_mults, solver, lr)
-        state.iteration += 1
-        at_checkpoint = state.iteration % checkpoint_every == 0 or state.iteration == iterations
-        if at_checkpoint:
-            value = check_finite(state.iteration, loss, params, lr)
-            if checkpoint is not None:
-                save_checkpoint(checkpoint, state, identity)
-            if progress is not None:
-                progress(state.iteration, value, lr)
-    elapsed = time.perf_counter() - started
-    done = state.iteration - first
-    if done:
-        log.info("%d iterations in %.1f s (%.1f it/s)", done, elapsed, done / max(elapsed, 1e-9))
+        return loss
+
+    def save(iteration: int) -> None:
+        state.iteration = iteration
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, state, identity)
+
+    state.iteration = sgd_loop(
+        step=step, params=params, momentum=state.momentum,
+        lr_mults=lr_multipliers((name for name, _ in model.named_parameters()), solver),
+        solver=solver, first=state.iteration, iterations=iterations,
+        checkpoint_every=checkpoint_every,
+        finite=lambda iteration, loss, lr: check_finite(iteration, loss, params, lr),
+        save=save, progress=progress,
+    )  # fmt: skip
     state.model = model.to(memory_format=torch.contiguous_format).eval()
     return state

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -38,11 +37,12 @@ from torch.func import functional_call, grad_and_value, vmap
 from hardpos.errors import InputError, ModelError
 from hardpos.files.checksums import verify_if_zip
 from hardpos.files.weights import save_weights
+from hardpos.mnist.idx import MNIST_CLASSES
 from hardpos.mnist.lenet import LeNet
-from hardpos.training.batches import BatchOrder, MixedBatchOrder
 from hardpos.training.checkpoints import TrainState, load_checkpoint, same_run
 from hardpos.training.lenet_training import _prepare_images
-from hardpos.training.solver import Solver, caffe_sgd_step, check_finite
+from hardpos.training.loop import batch_order, check_labels, lr_multipliers, sgd_loop
+from hardpos.training.solver import Solver, check_finite
 
 log = logging.getLogger(__name__)
 
@@ -161,15 +161,6 @@ def _initial_states(seeds, init, input_scale, device) -> list[TrainState]:
     return states
 
 
-def _orders(seeds, n, n_extra, extra_fraction, batch_size):
-    if extra_fraction is None:
-        return [BatchOrder(n, seed, batch_size) for seed in seeds]
-    n_original = n - n_extra
-    return [
-        MixedBatchOrder(n_original, n_extra, extra_fraction, seed, batch_size) for seed in seeds
-    ]
-
-
 def stacked_batch_indices(orders: Sequence, iteration: int, device: torch.device) -> torch.Tensor:
     """``[K, B]`` example indices of ``iteration``, row ``k`` from net ``k``'s order, on
     ``device`` (one small copy; the images themselves are gathered there)."""
@@ -278,10 +269,7 @@ def train_stacked(
         raise InputError(f"stacked nets need distinct seeds, got {seeds}")
     x_all = _prepare_images(images).to(device)
     y_all = torch.as_tensor(np.asarray(labels), dtype=torch.int64).to(device)
-    if len(y_all) != len(x_all):
-        raise InputError(f"{len(x_all)} training images but {len(y_all)} labels")
-    if len(y_all) and (int(y_all.min()) < 0 or int(y_all.max()) > 9):
-        raise InputError("training labels must lie in 0..9")
+    check_labels(y_all, len(x_all), classes=MNIST_CLASSES)
     if isinstance(init, (list, tuple)):
         inits = [str(p) if p else None for p in init]
     else:
@@ -305,35 +293,32 @@ def train_stacked(
     names = list(state.params)
     params = [state.params[name] for name in names]
     momentum = [state.momentum[name] for name in names]
-    lr_mults = [solver.bias_lr_mult if name.endswith("bias") else 1.0 for name in names]
-    orders = _orders(seeds, len(x_all), int(n_extra), extra_fraction, solver.batch_size)
-    step = _gradient_step(template, compile_step, device, kernel)
-    started, first = time.perf_counter(), state.iteration
+    orders = [batch_order(len(x_all), int(n_extra), extra_fraction, seed, solver.batch_size)
+              for seed in seeds]  # fmt: skip
+    gradients = _gradient_step(template, compile_step, device, kernel)
 
-    while state.iteration < iterations:
-        idx = stacked_batch_indices(orders, state.iteration, device)
-        grads, losses = step(state.params, x_all[idx].float(), y_all[idx])
+    def step(iteration: int) -> torch.Tensor:
+        idx = stacked_batch_indices(orders, iteration, device)
+        grads, losses = gradients(state.params, x_all[idx].float(), y_all[idx])
         for p, name in zip(params, names, strict=True):
             p.grad = grads[name]
-        lr = solver.learning_rate(state.iteration)
-        caffe_sgd_step(params, momentum, lr_mults, solver, lr)
-        state.iteration += 1
-        if state.iteration % checkpoint_every == 0 or state.iteration == iterations:
-            values = [
-                check_finite(state.iteration, losses[k], [p[k] for p in params], lr)
-                for k in range(len(seeds))
-            ]
-            if checkpoint is not None:
-                save_stacked_checkpoint(checkpoint, state, identity)
-            if progress is not None:
-                progress(state.iteration, values, lr)
+        return losses
+
+    def finite(iteration: int, losses: torch.Tensor, lr: float) -> list[float]:
+        return [check_finite(iteration, losses[k], [p[k] for p in params], lr)
+                for k in range(len(seeds))]  # fmt: skip
+
+    def save(iteration: int) -> None:
+        state.iteration = iteration
+        if checkpoint is not None:
+            save_stacked_checkpoint(checkpoint, state, identity)
+
+    state.iteration = sgd_loop(
+        step=step, params=params, momentum=momentum, lr_mults=lr_multipliers(names, solver),
+        solver=solver, first=state.iteration, iterations=iterations,
+        checkpoint_every=checkpoint_every, finite=finite, save=save, progress=progress,
+        unit="net-iterations", per_iteration=len(seeds),
+    )  # fmt: skip
     for p in params:
         p.grad = None
-    done = state.iteration - first
-    if done:
-        elapsed = time.perf_counter() - started
-        log.info(
-            "%d iterations of %d stacked nets in %.1f s (%.1f net-iterations/s)",
-            done, len(seeds), elapsed, done * len(seeds) / max(elapsed, 1e-9),
-        )  # fmt: skip
     return [state.net(k) for k in range(len(seeds))]

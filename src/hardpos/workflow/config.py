@@ -18,7 +18,7 @@ from hardpos.errors import HardposError, InputError
 from hardpos.experiments.attack_options import check_hot_rank, check_recipe
 from hardpos.experiments.recipes import parse_type
 from hardpos.files.run_folders import WRITTEN_BY_SNAKEMAKE
-from hardpos.mnist.idx import MNIST_COUNTS
+from hardpos.mnist.idx import MNIST_CLASSES, MNIST_COUNTS
 
 
 class ConfigError(HardposError):
@@ -63,7 +63,6 @@ def validate_config(config: dict[str, Any], schema_path: str | os.PathLike) -> N
 
 # ---- checks beyond the schema: values that are each allowed but cannot combine ----------
 
-MNIST_CLASSES = 10
 IMAGENET_CLASSES = 1000
 
 
