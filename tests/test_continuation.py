@@ -163,7 +163,7 @@ def test_seed_files_added_mid_run_are_listed_before_a_kill_could_strand_them(tmp
     continuation killed before it refused its own folder on the next start."""
     from hardpos.workflow.continuation import check_folder
     from hardpos.workflow.layout import layout_from_config
-    from hardpos.workflow.publish import add_seed
+    from hardpos.workflow.seed import add_seed
 
     config = yaml.safe_load(CONFIG.read_text()) | {"results": str(tmp_path / "results")}
     config["base"]["seeds"] = [1]

@@ -43,18 +43,15 @@ from hardpos.files.run_folders import BENCHMARKS, EVALUATIONS, FIGURES, RUNS, Re
 from hardpos.report.table1 import check_evaluation
 from hardpos.workflow.certify import certify
 from hardpos.workflow.layout import BASE_ID, Layout, MnistLayout, layout_from_config
-from hardpos.workflow.plan import load_config
 from hardpos.workflow.publish import (
     DERIVED,
-    SEED,
-    SEED_INDEX,
-    add_seed,
     copy_file,
     model_ids_with_records,
     refresh,
-    seed_files,
     write_record,
 )
+from hardpos.workflow.run_config import load_config
+from hardpos.workflow.seed import SEED, SEED_INDEX, add_seed, seed_files
 from hardpos.workflow.seedfiles import restore
 
 # not code (see the docstring), nor params: a machine's own settings (mnist_dir, batch

@@ -47,16 +47,14 @@ from hardpos.files.run_folders import (
     RUNS,
     RecordFolders,
 )
-from hardpos.files.sidecars import sidecar_path
 from hardpos.report.table1 import check_evaluation
 from hardpos.workflow.costs import format_costs, read_records, stage_costs
-from hardpos.workflow.layout import BASE_ID, Layout, MnistLayout, layout_from_config
+from hardpos.workflow.layout import Layout, MnistLayout, layout_from_config
 from hardpos.workflow.provenance import read_run_records, read_runs
-from hardpos.workflow.seedfiles import store
+from hardpos.workflow.publish_safety import check_out, recover, swap_in
+from hardpos.workflow.seed import SEED, add_seed
 
 FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
-SEED = "seed"
-SEED_INDEX = "files.json"  # seed/files.json: each seed file's path and SHA-256 (uncompressed)
 # what a folder holds besides the files made anew from them (tables, costs, index)
 EVIDENCE = (EVALUATIONS, ROBUSTNESS, RUNS, BENCHMARKS, FIGURES, SEED, "config.yaml")
 DERIVED = (
@@ -103,87 +101,6 @@ def completeness(layout: Layout, recorded: Iterable[str]) -> Completeness:
         missing=[m for m in expected if m not in recorded],
         extra=sorted(recorded - set(expected)),
     )
-
-
-def seed_files(layout: Layout) -> list[str]:
-    """The results files (relative to the results folder) a continuation starts from:
-    each base net with its solver state and sidecar, and the held-out set. ImageNet's
-    imported networks are not kept (hundreds of MB; they are re-imported)."""
-    if not isinstance(layout, MnistLayout):
-        return []
-    paths = []
-    for net in layout.nets:
-        model = layout.paths.model(BASE_ID.format(net=net))
-        paths += [model, layout.paths.solver(BASE_ID.format(net=net)), str(sidecar_path(model))]
-    paths += [layout.paths.heldout_set(), layout.paths.heldout_table()]
-    results = layout.paths.results
-    return [str(Path(p).relative_to(results)) for p in paths]
-
-
-# -- where OUT may be ---------------------------------------------------------------------
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    return path == folder or folder in path.parents
-
-
-def check_out(results: Path, out: Path) -> None:
-    """Refuse an ``OUT`` whose replacement would destroy something (module docstring)."""
-    real_results, real_out = results.resolve(), out.resolve()
-    if real_out == real_results:
-        raise InputError(f"OUT {out} is the results folder itself: publishing would replace it")
-    if _inside(real_out, real_results):
-        raise InputError(f"OUT {out} is inside the results folder {results}: choose a folder "
-                         "outside it (e.g. docs/results/<name>)")  # fmt: skip
-    if _inside(real_results, real_out):
-        raise InputError(f"OUT {out} holds the results folder {results}: publishing would "
-                         "replace it")  # fmt: skip
-    if out.exists() and not out.is_dir():
-        raise InputError(f"OUT {out} is a file, not a folder: choose another OUT")
-    if out.is_dir() and any(out.iterdir()) and not (out / SUMS).is_file():
-        raise InputError(f"OUT {out} is a folder that publish did not make (no {SUMS}): "
-                         "its files would be lost; choose a new folder")  # fmt: skip
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def recover(out: Path) -> list[str]:
-    """Put right what a killed publish left beside ``out``: its earlier folder, renamed
-    aside but not yet replaced, goes back; build folders of dead publishes go. Returns
-    what it did, one line each."""
-    done: list[str] = []
-    if not out.parent.is_dir():
-        return done
-    for leftover in sorted(out.parent.glob(f".{out.name}.*-*")):
-        kind, _, pid = leftover.name.rpartition("-")
-        if not pid.isdigit() or _pid_alive(int(pid)) and int(pid) != os.getpid():
-            continue
-        if kind.endswith(".old") and not out.exists():
-            os.replace(leftover, out)
-            done.append(f"{out}: restored from {leftover.name} (a publish was killed mid-swap)")
-        elif kind.endswith((".old", ".publishing")):
-            shutil.rmtree(leftover, ignore_errors=True)
-            done.append(f"{leftover}: removed (left by a killed publish)")
-    return done
-
-
-def _swap_in(building: Path, out: Path) -> None:
-    """Put the finished folder at ``out``; an earlier one goes only once it is replaced
-    (a kill between the renames leaves it at ``.<out>.old-<pid>``, which :func:`recover`
-    puts back)."""
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    if out.exists():
-        os.replace(out, old)
-    os.replace(building, out)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 # -- the folder's files -------------------------------------------------------------------
@@ -457,31 +374,12 @@ def publish(
         if config is not None:
             write_text(building / "config.yaml", yaml.safe_dump(config, sort_keys=False))
         refresh(building, config, source="", paper=paper, order=order)
-        _swap_in(building, out)
+        swap_in(building, out)
     except OSError as error:
         raise InputError(f"OUT {out}: cannot publish there: {error.strerror or error}") from None
     finally:
         shutil.rmtree(building, ignore_errors=True)
     return out
-
-
-def add_seed(results: Path, folder: Path, layout: Layout) -> list[str]:
-    """Store the seed files the results folder has and the folder lacks (``seed/<path>.gz``
-    in parts, their digests in ``seed/files.json``); returns the paths added."""
-    index_path = folder / SEED / SEED_INDEX
-    index = read_json_record(index_path, "seed index") if index_path.is_file() else {}
-    added = [rel for rel in seed_files(layout) if rel not in index and (results / rel).is_file()]
-    sums = read_sums(folder)
-    for rel in added:
-        for part in store(results / rel, folder / SEED / f"{rel}.gz"):
-            sums[part.relative_to(folder).as_posix()] = sha256_file(part)
-        index[rel] = sha256_file(results / rel)
-    if added:  # the parts are listed before the index that names them
-        write_sums(folder, sums)
-        write_json(index_path, index)
-        sums[index_path.relative_to(folder).as_posix()] = sha256_file(index_path)
-        write_sums(folder, sums)
-    return added
 
 
 def _copy_records(results: Path, folder: Path, layout: Layout | None, wanted: set[str]) -> None:
