@@ -233,7 +233,7 @@ def test_table1_tests_each_recipe_against_clean_and_basic(with_clean):
     assert np.isnan(one_net["mnist_test_ci_low"]) and np.isnan(one_net["mnist_test_vs_clean_p"])
     low, high = table1.t_interval(group["basic"]["mnist_test"])
     assert (table.loc["basic", "mnist_test_ci_low"], table.loc["basic", "mnist_test_ci_high"]) == (
-        pytest.approx(low),
+        pytest.approx(max(low, 0.0)),  # an error rate's interval stops at 0
         pytest.approx(high),
     )
 
@@ -326,3 +326,14 @@ def test_paired_test_needs_net_and_order_on_both_sides():
     recipe = _nets("HC", {(1, 1): 1.0, (1, 2): 2.0})
     test, pairs = table1.paired_test(recipe, recipe.drop(columns="order"), "mnist_test")
     assert pairs == 0 and np.isnan(test.p)  # no KeyError from deep inside pandas
+
+
+def test_intervals_of_error_rates_are_clipped_to_what_a_rate_can_be(tmp_path):
+    """MNIST errors of 0.1, 0.1 and 3 % give a t interval reaching below zero."""
+    paths = [_record(tmp_path / f"n{n}.json", "FGS", n, m, 0.3) for n, m in
+             enumerate((0.001, 0.001, 0.03), start=1)]  # fmt: skip
+    table = table1.table1(table1.load_evaluations(paths), recipe_order=["FGS"])
+    low, high = table1.t_interval([0.1, 0.1, 3.0])
+    assert low < 0
+    row = table.iloc[0]
+    assert row["mnist_test_ci_low"] == 0.0 and row["mnist_test_ci_high"] == pytest.approx(high)

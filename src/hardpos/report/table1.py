@@ -35,6 +35,9 @@ from hardpos.files.atomic import write_text
 from hardpos.files.json_records import read_json_record
 
 ERROR_SETS = ("mnist_test", "heldout", "heldout_own", "heldout_other")
+# columns that are rates in percent: their intervals are clipped to [0, 100] (a t interval
+# of 9 nets' errors near 0 can reach below it; the rate cannot)
+PERCENT_KEYS = ERROR_SETS
 CONFIDENCE = 0.95
 ALPHA = 0.05
 # the error sets each recipe is tested on, and the rows it is tested against
@@ -246,7 +249,10 @@ def table1(
             values = group[key].dropna()
             row[f"{key}_mean"] = values.mean() if len(values) else np.nan
             row[f"{key}_std"] = values.std(ddof=1) if len(values) > 1 else np.nan
-            row[f"{key}_ci_low"], row[f"{key}_ci_high"] = t_interval(values, confidence=confidence)
+            low, high = t_interval(values, confidence=confidence)
+            if key in PERCENT_KEYS or key.startswith("robust_"):  # a rate lies in [0, 100]
+                low, high = max(low, 0.0), min(high, 100.0)  # (NaN stays NaN)
+            row[f"{key}_ci_low"], row[f"{key}_ci_high"] = low, high
         for key in TESTED_SETS:
             for label, control in controls.items():
                 reference = evals.loc[evals["recipe"] == control, key]
