@@ -262,6 +262,23 @@ def test_smoke_run_killed_during_fine_tuning_resumes_and_makes_every_table_and_f
     again = snakemake(workdir, "--configfile", "config/smoke.yaml", "-n")
     assert "Nothing to be done" in again.stdout + again.stderr
 
+    # a report killed while it is written leaves the earlier one whole (it is written
+    # beside report.html and renamed; a killed one once left it empty or cut)
+    good = (workdir / "report.html").read_bytes()
+    rerun = make_run(workdir, "--configfile config/smoke.yaml")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and rerun.poll() is None:
+        reporting = subprocess.run(["pgrep", "-s", str(rerun.pid), "-f", "--report"],
+                                   capture_output=True, check=False)  # fmt: skip
+        if reporting.returncode == 0:
+            time.sleep(0.5)  # into the report's writing
+            break
+        time.sleep(0.05)
+    os.killpg(rerun.pid, signal.SIGKILL)
+    rerun.wait()
+    now = (workdir / "report.html").read_bytes()
+    assert now == good or (now.rstrip().endswith(b"</html>") and len(now) > len(good) // 2)
+
     # each start that ran jobs left its record (the killed one and the resumed one; the
     # locked one never started), and the finished run publishes as complete
     starts = read_runs(results)
