@@ -101,7 +101,8 @@ def test_factory_and_weights_with_mean_and_std(tmp_path, net, capsys, monkeypatc
         load_table(out / "table.parquet"), expected.table, check_dtype=False
     )
     capsys.readouterr()
-    bad = [*args[:4], str(tmp_path / "set.npz"), *args[5:]]  # the dataset as weights
+    bad = [*args[:4], str(tmp_path / "set.npz"), *args[5:-1], str(tmp_path / "out2")]  # the
+    # dataset as weights (into a new --out: the first one holds a result now)
     assert main(bad) == 2
     assert "--weights" in capsys.readouterr().err
 
