@@ -18,12 +18,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
-import fcntl
 import os
 import shlex
 import subprocess
 import sys
 from pathlib import Path
+
+from hardpos.workflow.gpu_slots import try_lock
 
 LOWEST = 19
 LOCK = ".hardpos-background.lock"
@@ -64,13 +65,7 @@ def take_lock(path: Path) -> int | None:
     The started command inherits the descriptor, so the lock lasts as long as the run:
     a second ``make background`` in the same folder is refused before it starts anything
     (its Snakemake would only stop on the first one's lock, inside the first one's log)."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    return fd
+    return try_lock(path)
 
 
 def start(command: list[str], log: Path, lock_fd: int | None = None) -> subprocess.Popen:

@@ -30,7 +30,8 @@ def cuda_hardware_present(gpus_dir: Path = NVIDIA_GPUS) -> bool:
     return gpus_dir.is_dir() and any(gpus_dir.iterdir())
 
 
-def _try_lock(path: Path) -> int | None:
+def try_lock(path: Path) -> int | None:
+    """A non-blocking exclusive flock on ``path``: its descriptor, or None if held."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -56,7 +57,7 @@ def lease_slot(
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         for index in range(slots):
-            fd = _try_lock(folder / f"slot-{index}.lock")
+            fd = try_lock(folder / f"slot-{index}.lock")
             if fd is not None:
                 try:
                     yield index
