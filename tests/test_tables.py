@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from hardpos.errors import DataError
-from hardpos.report import figures, table1
+from hardpos.report import figures, paper_comparison, statistics, table1
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -73,7 +73,7 @@ def test_table1_files_carry_every_row_in_each_format(evaluations, tmp_path):
 
 def test_side_by_side_pairs_rows_by_name_and_glob_and_keeps_the_unmatched(evaluations):
     ours = table1.table1(table1.load_evaluations(evaluations))
-    both = table1.side_by_side(ours, REPO / "config" / "paper_table1.yaml")
+    both = paper_comparison.side_by_side(ours, REPO / "config" / "paper_table1.yaml")
     pairs = dict(zip(both["paper"], both["ours"], strict=True))
     assert pairs["Basic LeNet"] == "basic"
     assert pairs["InfiMNIST (1M)"] == "InfiMNIST-style (2,000)"
@@ -92,7 +92,7 @@ def test_a_paper_table_row_without_figures_is_named(tmp_path):
     path = tmp_path / "paper.yaml"
     path.write_text("rows:\n  - {paper: FGS, mnist: 0.79}\n")
     with pytest.raises(DataError, match=r"paper.yaml: row 1 lacks \['adversarial'\]"):
-        table1.side_by_side(pd.DataFrame({"recipe": []}), path)
+        paper_comparison.side_by_side(pd.DataFrame({"recipe": []}), path)
 
 
 def test_heldout_by_type_is_the_mean_over_a_recipes_networks(evaluations):
@@ -174,7 +174,7 @@ def test_welch_test_matches_a_hand_worked_case_with_two_degrees_of_freedom():
     # a = 1, 2, 3 (mean 2, s^2 = 1), b = 5, 5, 5 (no spread): t = -3 / sqrt(1/3), and the
     # Welch-Satterthwaite df is exactly n_a - 1 = 2, where the t distribution has the
     # closed form P(|T| > t) = 1 - t / sqrt(2 + t^2)
-    test = table1.welch_test([1.0, 2.0, 3.0], [5.0, 5.0, 5.0])
+    test = statistics.welch_test([1.0, 2.0, 3.0], [5.0, 5.0, 5.0])
     t = -3.0 * np.sqrt(3.0)
     assert test.diff == pytest.approx(-3.0)
     assert test.t == pytest.approx(t)
@@ -184,7 +184,7 @@ def test_welch_test_matches_a_hand_worked_case_with_two_degrees_of_freedom():
 
 def test_t_interval_matches_the_closed_form_for_three_values():
     # df = 2: the 0.975 quantile of t is 0.95 * sqrt(2 / (1 - 0.95^2))
-    low, high = table1.t_interval([1.0, 2.0, 3.0])
+    low, high = statistics.t_interval([1.0, 2.0, 3.0])
     half = 0.95 * np.sqrt(2 / (1 - 0.95**2)) * 1.0 / np.sqrt(3)
     assert (low, high) == pytest.approx((2 - half, 2 + half), rel=1e-12)
 
@@ -194,7 +194,7 @@ def test_welch_test_agrees_with_scipy_for_nine_nets_against_three():
 
     rng = np.random.default_rng(0)
     a, b = 0.7 + 0.05 * rng.standard_normal(9), 0.9 + 0.1 * rng.standard_normal(3)
-    ours = table1.welch_test(a, b)
+    ours = statistics.welch_test(a, b)
     theirs = scipy_stats.ttest_ind(a, b, equal_var=False)
     assert ours.t == pytest.approx(theirs.statistic, rel=1e-12)
     assert ours.p == pytest.approx(theirs.pvalue, rel=1e-9)
@@ -202,8 +202,8 @@ def test_welch_test_agrees_with_scipy_for_nine_nets_against_three():
 
 
 def test_fewer_than_two_networks_give_no_interval_and_no_test():
-    assert all(np.isnan(table1.t_interval([0.8])))
-    test = table1.welch_test([0.8], [0.7, 0.9])
+    assert all(np.isnan(statistics.t_interval([0.8])))
+    test = statistics.welch_test([0.8], [0.7, 0.9])
     assert test.diff == pytest.approx(0.0) and np.isnan(test.p)
 
 
@@ -220,7 +220,7 @@ def test_table1_tests_each_recipe_against_clean_and_basic(with_clean):
     table = table1.table1(evals, recipe_order=["basic", "clean", "FGS"]).set_index("recipe")
     fgs = table.loc["FGS"]
     group = {r: evals.loc[evals["recipe"] == r] for r in ("basic", "clean", "FGS")}
-    expected = table1.welch_test(group["FGS"]["mnist_test"], group["clean"]["mnist_test"])
+    expected = statistics.welch_test(group["FGS"]["mnist_test"], group["clean"]["mnist_test"])
     assert fgs["mnist_test_vs_clean_p"] == pytest.approx(expected.p)
     assert fgs["mnist_test_vs_clean_diff"] == pytest.approx(0.0, abs=1e-12)  # 0.8 vs 0.8
     assert fgs["mnist_test_vs_basic_diff"] == pytest.approx(0.8 - 2.0)
@@ -231,7 +231,7 @@ def test_table1_tests_each_recipe_against_clean_and_basic(with_clean):
     assert np.isnan(table.loc["basic", "heldout_vs_basic_p"])
     one_net = table.loc["InfiMNIST-style (2,000)"]
     assert np.isnan(one_net["mnist_test_ci_low"]) and np.isnan(one_net["mnist_test_vs_clean_p"])
-    low, high = table1.t_interval(group["basic"]["mnist_test"])
+    low, high = statistics.t_interval(group["basic"]["mnist_test"])
     assert (table.loc["basic", "mnist_test_ci_low"], table.loc["basic", "mnist_test_ci_high"]) == (
         pytest.approx(max(low, 0.0)),  # an error rate's interval stops at 0
         pytest.approx(high),
@@ -254,7 +254,8 @@ def test_a_row_no_different_from_clean_says_so_in_every_format(with_clean, tmp_p
 
 def test_side_by_side_tests_the_papers_rows_against_its_basic_lenet(with_clean):
     ours = table1.table1(table1.load_evaluations(with_clean))
-    both = table1.side_by_side(ours, REPO / "config" / "paper_table1.yaml").set_index("paper")
+    paper = REPO / "config" / "paper_table1.yaml"
+    both = paper_comparison.side_by_side(ours, paper).set_index("paper")
     # HC-D-9-1.05: 0.673 +- 0.035 over 9 nets against 0.937 +- 0.110 over 3, by hand
     va, vb = 0.035**2 / 9, 0.110**2 / 3
     t = (0.673 - 0.937) / np.sqrt(va + vb)
@@ -278,7 +279,7 @@ def test_paired_test_matches_a_hand_worked_case_and_ignores_unmatched_nets():
     # differences 1, 2, 3 over the pairs (mean 2, s = 1): t = 2 sqrt(3), df = 2
     recipe = _nets("HC", {(1, 1): 11.0, (1, 2): 22.0, (2, 1): 33.0, (3, 3): 99.0})
     clean = _nets("clean", {(2, 1): 30.0, (1, 1): 10.0, (1, 2): 20.0, (3, 1): 5.0})
-    test, pairs = table1.paired_test(recipe, clean, "mnist_test")
+    test, pairs = statistics.paired_test(recipe, clean, "mnist_test")
     t = 2 * np.sqrt(3.0)
     assert pairs == 3  # (3, 3) and (3, 1) have no partner
     assert (test.diff, test.t, test.df) == (pytest.approx(2.0), pytest.approx(t), 2.0)
@@ -293,21 +294,21 @@ def test_paired_test_agrees_with_scipy_for_nine_pairs():
     parent = {k: 0.8 + 0.1 * k[0] for k in keys}  # the parent moves both recipes alike
     a = {k: parent[k] + 0.02 + 0.01 * rng.standard_normal() for k in keys}
     b = {k: parent[k] + 0.01 * rng.standard_normal() for k in keys}
-    test, pairs = table1.paired_test(_nets("HC", a), _nets("clean", dict(reversed(b.items()))),
+    test, pairs = statistics.paired_test(_nets("HC", a), _nets("clean", dict(reversed(b.items()))),
                                      "mnist_test")  # fmt: skip
     theirs = scipy_stats.ttest_rel([a[k] for k in keys], [b[k] for k in keys])
     assert pairs == 9
     assert test.t == pytest.approx(theirs.statistic, rel=1e-12)
     assert test.p == pytest.approx(theirs.pvalue, rel=1e-9)
     # the unpaired test sees the parents' spread as noise and cannot tell them apart
-    assert table1.welch_test(list(a.values()), list(b.values())).p > 0.05 > test.p
+    assert statistics.welch_test(list(a.values()), list(b.values())).p > 0.05 > test.p
 
 
 def test_table1_shows_the_paired_comparison_with_clean(with_clean, tmp_path):
     evals = table1.load_evaluations(with_clean)
     table = table1.table1(evals, recipe_order=["basic", "clean", "FGS"]).set_index("recipe")
     group = {r: evals.loc[evals["recipe"] == r] for r in ("clean", "FGS")}
-    expected, pairs = table1.paired_test(group["FGS"], group["clean"], "heldout")
+    expected, pairs = statistics.paired_test(group["FGS"], group["clean"], "heldout")
     assert pairs == 3 and table.loc["FGS", "heldout_vs_clean_pairs"] == 3
     assert table.loc["FGS", "heldout_vs_clean_paired_p"] == pytest.approx(expected.p)
     assert np.isnan(table.loc["clean", "heldout_vs_clean_paired_p"])
@@ -319,12 +320,12 @@ def test_table1_shows_the_paired_comparison_with_clean(with_clean, tmp_path):
 def test_two_records_of_one_net_and_ordering_are_named_not_paired():
     recipe = pd.concat([_nets("HC", {(1, 1): 1.0}), _nets("HC", {(1, 1): 2.0})])
     with pytest.raises(DataError, match=r"two evaluation records .*'net': 1, 'order': 1"):
-        table1.paired_test(recipe, _nets("clean", {(1, 1): 1.0}), "mnist_test")
+        statistics.paired_test(recipe, _nets("clean", {(1, 1): 1.0}), "mnist_test")
 
 
 def test_paired_test_needs_net_and_order_on_both_sides():
     recipe = _nets("HC", {(1, 1): 1.0, (1, 2): 2.0})
-    test, pairs = table1.paired_test(recipe, recipe.drop(columns="order"), "mnist_test")
+    test, pairs = statistics.paired_test(recipe, recipe.drop(columns="order"), "mnist_test")
     assert pairs == 0 and np.isnan(test.p)  # no KeyError from deep inside pandas
 
 
@@ -333,7 +334,7 @@ def test_intervals_of_error_rates_are_clipped_to_what_a_rate_can_be(tmp_path):
     paths = [_record(tmp_path / f"n{n}.json", "FGS", n, m, 0.3) for n, m in
              enumerate((0.001, 0.001, 0.03), start=1)]  # fmt: skip
     table = table1.table1(table1.load_evaluations(paths), recipe_order=["FGS"])
-    low, high = table1.t_interval([0.1, 0.1, 3.0])
+    low, high = statistics.t_interval([0.1, 0.1, 3.0])
     assert low < 0
     row = table.iloc[0]
     assert row["mnist_test_ci_low"] == 0.0 and row["mnist_test_ci_high"] == pytest.approx(high)

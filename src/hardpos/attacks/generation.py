@@ -72,7 +72,7 @@ def _eval_mode(model):
         model.train(was_training)
 
 
-def _show_progress(progress: bool | None) -> bool:
+def show_progress(progress: bool | None) -> bool:
     """On when asked, else when stderr is a terminal (the workflow's logs keep their lines)."""
     if progress is not None:
         return bool(progress)
@@ -254,7 +254,7 @@ def _prepare(model, images, labels, options: AttackOptions) -> _Run:
         search=search,
         chunk=max(1, int(batch_size) // len(directions)),
         forward_batch=int(forward_batch),
-        progress=_show_progress(options.progress),
+        progress=show_progress(options.progress),
     )
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -25,9 +24,11 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from tqdm.auto import tqdm
 
 from hardpos.attacks.classifier import PixelModel
-from hardpos.attacks.generation import class_labels, pixel_values
+from hardpos.attacks.generation import show_progress
+from hardpos.attacks.inputs import class_labels, pixel_values
 from hardpos.errors import InputError
 from hardpos.files.weights import read_weights, save_weights
 from hardpos.training.loop import batch_order, lr_multipliers, sgd_loop
@@ -74,16 +75,7 @@ def finetune(
     if checkpoint_every < 1:
         raise InputError(f"checkpoint_every: {checkpoint_every}; expected at least 1")
     low, high = (float(v) for v in input_range)
-    x = torch.as_tensor(np.asarray(pixel_values(images, low, high)))
-    y = _labels(labels, len(x), "training")
-    n_extra = 0
-    if extra_images is not None:
-        extra = torch.as_tensor(np.asarray(pixel_values(extra_images, low, high)))
-        if extra.shape[1:] != x.shape[1:]:
-            raise InputError(f"extra images are {tuple(extra.shape[1:])} each, the training "
-                             f"images {tuple(x.shape[1:])}: one layout for both")  # fmt: skip
-        extra_y = _labels(extra_labels if extra_labels is not None else [], len(extra), "extra")
-        x, y, n_extra = torch.cat([x, extra]), torch.cat([y, extra_y]), len(extra)
+    x, y, n_extra = _training_set(images, labels, extra_images, extra_labels, (low, high))
     device = torch.device(device)
     model = model.to(device)
     pixels = PixelModel(model, channels=int(x.shape[1]), input_range=(low, high), mean=mean,
@@ -95,9 +87,7 @@ def finetune(
                 "input_range": [low, high]}  # fmt: skip
     momentum, first = _resume(checkpoint, model, params, identity, device)
     order = batch_order(len(y), n_extra, extra_fraction, seed, solver.batch_size)
-    from tqdm.auto import tqdm
-
-    show = progress if progress is not None else bool(getattr(sys.stderr, "isatty", bool)())
+    show = show_progress(progress)
     model.train()
     with tqdm(total=iterations, initial=first, unit="it", desc="finetune", disable=not show) as bar:
 
@@ -133,6 +123,28 @@ def finetune(
             finite=finite, save=save,
         )  # fmt: skip
     return model.eval()
+
+
+def _training_set(
+    images: np.ndarray | torch.Tensor,
+    labels: np.ndarray | torch.Tensor,
+    extra_images: np.ndarray | torch.Tensor | None,
+    extra_labels: np.ndarray | torch.Tensor | None,
+    input_range: tuple[float, float],
+) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Pixel values and labels of the training images followed by the extra ones, and
+    how many extra ones: the pool that ``extra_fraction`` of every batch is drawn from
+    (:class:`hardpos.training.batches.MixedBatchOrder`)."""
+    x = torch.as_tensor(np.asarray(pixel_values(images, *input_range)))
+    y = _labels(labels, len(x), "training")
+    if extra_images is None:
+        return x, y, 0
+    extra = torch.as_tensor(np.asarray(pixel_values(extra_images, *input_range)))
+    if extra.shape[1:] != x.shape[1:]:
+        raise InputError(f"extra images are {tuple(extra.shape[1:])} each, the training "
+                         f"images {tuple(x.shape[1:])}: one layout for both")  # fmt: skip
+    extra_y = _labels(extra_labels if extra_labels is not None else [], len(extra), "extra")
+    return torch.cat([x, extra]), torch.cat([y, extra_y]), len(extra)
 
 
 def _resume(checkpoint, model, params, identity, device) -> tuple[list[torch.Tensor], int]:

@@ -18,7 +18,7 @@ from hardpos.files.datasets import load_dataset
 from hardpos.files.images import ImageStack
 from hardpos.files.parquet import load_table
 from hardpos.files.run_folders import RecordFolders
-from hardpos.report import figures, table1
+from hardpos.report import figures, paper_comparison, table1
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +47,8 @@ def write_tables(
     evals = table1.load_evaluations(evaluations, robustness=robustness)
     ours = table1.table1(evals, recipe_order=list(recipe_order))
     table1.write_table1(ours, outs["table1_csv"], outs["table1_md"], outs["table1_tex"])
-    both = table1.side_by_side(ours, paper)
-    table1.write_side_by_side(both, outs["vs_paper_csv"], outs["vs_paper_md"])
+    both = paper_comparison.side_by_side(ours, paper)
+    paper_comparison.write_side_by_side(both, outs["vs_paper_csv"], outs["vs_paper_md"])
     by_type = table1.heldout_type_table(evals, recipe_order=list(recipe_order))
     table1.write_heldout_type_table(by_type, outs["by_type_csv"], outs["by_type_md"])
     for key, md_key, title, caption in HTML_TABLES:  # the pages the report shows

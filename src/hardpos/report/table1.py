@@ -19,124 +19,33 @@ rows) get the mean only: no spread, no interval, no test.
 
 from __future__ import annotations
 
-import fnmatch
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
-from scipy import stats
 
 from hardpos.errors import DataError
 from hardpos.files.atomic import write_text
 from hardpos.files.json_records import read_json_record
+from hardpos.report.statistics import CONFIDENCE, Welch, paired_test, t_interval, welch_test
+from hardpos.report.table_cells import (
+    interval_cells,
+    latex_table,
+    markdown_table,
+    robustness_cells,
+    robustness_keys,
+    test_cells,
+    value_cells,
+)
 
 ERROR_SETS = ("mnist_test", "heldout", "heldout_own", "heldout_other")
 # columns that are rates in percent: their intervals are clipped to [0, 100] (a t interval
 # of 9 nets' errors near 0 can reach below it; the rate cannot)
 PERCENT_KEYS = ERROR_SETS
-CONFIDENCE = 0.95
-ALPHA = 0.05
 # the error sets each recipe is tested on, and the rows it is tested against
 TESTED_SETS = ("mnist_test", "heldout")
 CONTROLS = ("clean", "basic")
-
-
-def _finite(values) -> np.ndarray:
-    x = np.asarray(values, dtype=np.float64).reshape(-1)
-    return x[~np.isnan(x)]
-
-
-def t_interval(values, *, confidence: float = CONFIDENCE) -> tuple[float, float]:
-    """Student-t confidence interval of the mean over networks: mean +- t(n-1) s / sqrt(n).
-
-    The interval a mean of ``n`` normal draws with unknown variance gets; NaN for fewer than
-    two values (one network has no spread to build an interval from).
-    """
-    x = _finite(values)
-    if len(x) < 2:
-        return float("nan"), float("nan")
-    half = stats.t.ppf(0.5 + confidence / 2, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x))
-    return float(x.mean() - half), float(x.mean() + half)
-
-
-@dataclass(frozen=True)
-class Welch:
-    """Welch's unequal-variance t-test of mean(a) - mean(b): difference, t, df, two-sided p."""
-
-    diff: float
-    t: float
-    df: float
-    p: float
-
-
-def welch_from_summary(
-    mean_a: float, std_a: float, n_a: int, mean_b: float, std_b: float, n_b: int
-) -> Welch:
-    """Welch's t-test of mean_a - mean_b (two-sided) from each group's mean, sample std
-    and size, e.g. the paper's published "mean +- std" over 9 and 3 nets.
-
-    t = (mean_a - mean_b) / sqrt(s_a^2/n_a + s_b^2/n_b), with the Welch-Satterthwaite
-    degrees of freedom. NaN (no test) when a group has fewer than two values, a std is
-    unknown, or neither group spreads.
-    """
-    nan = float("nan")
-    diff = float(mean_a - mean_b)
-    if n_a < 2 or n_b < 2 or np.isnan(std_a) or np.isnan(std_b):
-        return Welch(diff, nan, nan, nan)
-    va, vb = std_a**2 / n_a, std_b**2 / n_b
-    if va + vb == 0:
-        return Welch(diff, nan, nan, nan)
-    t = diff / np.sqrt(va + vb)
-    df = (va + vb) ** 2 / (va**2 / (n_a - 1) + vb**2 / (n_b - 1))
-    return Welch(diff, float(t), float(df), float(2 * stats.t.sf(abs(t), df)))
-
-
-def welch_test(a, b) -> Welch:
-    """Welch's unequal-variance t-test of two groups of per-network errors (two-sided).
-
-    It does not assume the groups spread alike (a recipe's 9 nets and basic's 3 do not);
-    NaN values (an error set a model was not evaluated on) are left out.
-    """
-    x, y = _finite(a), _finite(b)
-    if not len(x) or not len(y):
-        nan = float("nan")
-        return Welch(nan, nan, nan, nan)
-    sx = x.std(ddof=1) if len(x) > 1 else float("nan")
-    sy = y.std(ddof=1) if len(y) > 1 else float("nan")
-    return welch_from_summary(x.mean(), sx, len(x), y.mean(), sy, len(y))
-
-
-def paired_test(a: pd.DataFrame, b: pd.DataFrame, key: str) -> tuple[Welch, int]:
-    """Paired t-test of ``a[key] - b[key]`` over the networks both have, matched on
-    (``net``, ``order``): a fine-tuned recipe and the clean control that continued the
-    same parent with the same ordering of the data. The pairing removes what the parent
-    and ordering contribute to both, which the unpaired Welch test counts as noise.
-    Returns the test (``df`` = pairs - 1; NaN below two pairs or with no spread in the
-    differences) and the number of pairs."""
-    nan = float("nan")
-    if not {"net", "order"} <= set(a.columns) & set(b.columns):
-        return Welch(nan, nan, nan, nan), 0
-    keys = ["net", "order"]
-    left = a[[*keys, key]].dropna(subset=[key])
-    right = b[[*keys, key]].dropna(subset=[key])
-    for side in (left, right):
-        twice = side[side.duplicated(keys, keep=False)]
-        if len(twice):
-            raise DataError(
-                f"two evaluation records for one (net, order) of {a['recipe'].iloc[0]!r} or "
-                f"the control: {twice[keys].drop_duplicates().to_dict('records')}"
-            )
-    both = left.merge(right, on=keys, suffixes=("_a", "_b"))
-    d = (both[f"{key}_a"] - both[f"{key}_b"]).to_numpy(dtype=np.float64)
-    n = len(d)
-    if n < 2 or d.std(ddof=1) == 0:
-        return Welch(float(d.mean()) if n else nan, nan, nan, nan), n
-    t = d.mean() / (d.std(ddof=1) / np.sqrt(n))
-    return Welch(float(d.mean()), float(t), float(n - 1), float(2 * stats.t.sf(abs(t), n - 1))), n
 
 
 def _percent(record: dict, key: str) -> float:
@@ -210,11 +119,6 @@ def load_evaluations(
     return frame
 
 
-def _robustness_keys(columns: Sequence[str]) -> list[str]:
-    """The robustness columns a frame has (see :func:`load_evaluations`)."""
-    return [c for c in columns if c.startswith("robust_") or c in ("min_l2", "min_linf")]
-
-
 def table1(
     evals: pd.DataFrame,
     *,
@@ -245,7 +149,7 @@ def table1(
             "networks": len(group),
             "added_images": int(round(group["train_images"].mean())),
         }
-        for key in (*ERROR_SETS, *_robustness_keys(evals.columns)):
+        for key in (*ERROR_SETS, *robustness_keys(evals.columns)):
             values = group[key].dropna()
             row[f"{key}_mean"] = values.mean() if len(values) else np.nan
             row[f"{key}_std"] = values.std(ddof=1) if len(values) > 1 else np.nan
@@ -275,68 +179,6 @@ def table1(
     return pd.DataFrame(rows)
 
 
-def _mean_std(mean: float, std: float, digits: int) -> str:
-    if np.isnan(mean):
-        return "–"
-    if np.isnan(std):
-        return f"{mean:.{digits}f}%"
-    return f"{mean:.{digits}f}% ± {std:.{digits}f}"
-
-
-def _cells(means: pd.Series, stds: pd.Series | None, digits: int) -> list[str]:
-    spread = [np.nan] * len(means) if stds is None else stds
-    return [_mean_std(m, s, digits) for m, s in zip(means, spread, strict=True)]
-
-
-def _interval_cells(low: pd.Series, high: pd.Series, digits: int) -> list[str]:
-    return [
-        "–" if np.isnan(a) else f"[{a:.{digits}f}, {b:.{digits}f}]"
-        for a, b in zip(low, high, strict=True)
-    ]
-
-
-def format_p(p: float) -> str:
-    """A p-value as shown in the tables: ``p=0.031``, ``p<0.001``."""
-    return "p<0.001" if p < 0.001 else f"p={p:.3f}"
-
-
-def _test_cells(diff: pd.Series, p: pd.Series, digits: int, alpha: float = ALPHA) -> list[str]:
-    """``-0.150 (p=0.003) *`` where the recipe differs at level ``alpha``, ``... n.s.``
-    where it does not, ``–`` where there is no test (the control itself, n < 2)."""
-    cells = []
-    for d, q in zip(diff, p, strict=True):
-        if np.isnan(q):
-            cells.append("–")
-        else:
-            mark = "*" if q < alpha else "n.s."
-            cells.append(f"{d:+.{digits}f} ({format_p(q)}) {mark}")
-    return cells
-
-
-def _robustness_cells(table: pd.DataFrame, prefix: str = "") -> dict[str, list[str]]:
-    """Robust accuracy per budget and median minimal norms, where the table has them."""
-    names = [
-        c.removeprefix(prefix).removesuffix("_mean")
-        for c in table.columns
-        if c.startswith(prefix) and c.endswith("_mean")
-    ]
-    keys = _robustness_keys(names)
-    cells = {}
-    for key in keys:
-        if key.startswith("robust_"):
-            means = table[f"{prefix}{key}_mean"]
-            stds = table.get(f"{prefix}{key}_std")
-            cells[f"Robust L-inf {key.removeprefix('robust_')}"] = _cells(means, stds, 1)
-    if "min_l2" in keys and "min_linf" in keys:
-        cells["Min. L2 / L-inf (grey)"] = [
-            "–" if np.isnan(a) else f"{a:.0f} / {b:.1f}"
-            for a, b in zip(
-                table[f"{prefix}min_l2_mean"], table[f"{prefix}min_linf_mean"], strict=True
-            )
-        ]
-    return cells
-
-
 def _display(table: pd.DataFrame) -> pd.DataFrame:
     """The human-readable Table 1: one formatted string per cell."""
     columns = {
@@ -346,39 +188,22 @@ def _display(table: pd.DataFrame) -> pd.DataFrame:
     }
     for key, name, digits in (("mnist_test", "MNIST", 3), ("heldout", "Held-out", 2)):
         title = "Held-out adversarial" if key == "heldout" else name
-        columns[title] = _cells(table[f"{key}_mean"], table[f"{key}_std"], digits)
-        columns[f"{name} 95% CI"] = _interval_cells(
+        columns[title] = value_cells(table[f"{key}_mean"], table[f"{key}_std"], digits)
+        columns[f"{name} 95% CI"] = interval_cells(
             table[f"{key}_ci_low"], table[f"{key}_ci_high"], digits
         )
         for label in CONTROLS:
-            columns[f"{name} vs {label}"] = _test_cells(
+            columns[f"{name} vs {label}"] = test_cells(
                 table[f"{key}_vs_{label}_diff"], table[f"{key}_vs_{label}_p"], digits
             )
             if label == "clean" and f"{key}_vs_clean_paired_p" in table:
-                columns[f"{name} vs clean, paired"] = _test_cells(
+                columns[f"{name} vs clean, paired"] = test_cells(
                     table[f"{key}_vs_clean_paired_diff"], table[f"{key}_vs_clean_paired_p"], digits
                 )
-    columns["Own parent's"] = _cells(table["heldout_own_mean"], None, 2)
-    columns["Other nets'"] = _cells(table["heldout_other_mean"], None, 2)
-    columns.update(_robustness_cells(table))
+    columns["Own parent's"] = value_cells(table["heldout_own_mean"], None, 2)
+    columns["Other nets'"] = value_cells(table["heldout_other_mean"], None, 2)
+    columns.update(robustness_cells(table))
     return pd.DataFrame(columns)
-
-
-def _markdown(frame: pd.DataFrame) -> str:
-    return frame.to_markdown(index=False) + "\n"
-
-
-def _latex_text(value: object) -> str:
-    return str(value).replace("%", r"\%").replace("±", r"$\pm$").replace("<", "$<$")
-
-
-def _latex(frame: pd.DataFrame, caption: str) -> str:
-    escaped = frame.map(_latex_text)
-    escaped.columns = [_latex_text(c) for c in frame.columns]
-    body = escaped.style.hide(axis="index").to_latex(
-        hrules=True, caption=caption, column_format="l" + "r" * (frame.shape[1] - 1)
-    )
-    return body.replace("_", r"\_")
 
 
 def write_table1(
@@ -390,7 +215,7 @@ def write_table1(
     """Table 1 as CSV (raw numbers), Markdown and LaTeX (formatted)."""
     write_text(csv, table.to_csv(index=False))
     shown = _display(table)
-    write_text(md, _markdown(shown))
+    write_text(md, markdown_table(shown))
     caption = (
         "Error rates (percent, mean $\\pm$ sample std over networks) on the MNIST test set "
         "and the held-out adversarial set, split by the adversarial's parent net; 95\\% "
@@ -400,145 +225,7 @@ def write_table1(
         "vs clean, paired: the mean difference from the clean net with the same parent and "
         "ordering, and the paired t-test over those pairs."
     )
-    write_text(tex, _latex(shown, caption))
-
-
-def load_paper_table(path: str | os.PathLike) -> pd.DataFrame:
-    """The paper's published Table 1 (``config/paper_table1.yaml``)."""
-    try:
-        spec = yaml.safe_load(Path(path).read_text())
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file (the paper's Table 1)") from None
-    rows = spec.get("rows") if isinstance(spec, dict) else None
-    if not rows:
-        raise DataError(f"{path}: expected a 'rows' list of the paper's Table 1 rows")
-    for i, row in enumerate(rows):
-        missing = {"paper", "mnist", "adversarial"} - set(row)
-        if missing:
-            raise DataError(f"{path}: row {i + 1} lacks {sorted(missing)}")
-    return pd.DataFrame(rows)
-
-
-def side_by_side(
-    ours: pd.DataFrame, paper: str | os.PathLike, *, basic: str = "basic"
-) -> pd.DataFrame:
-    """Our rows beside the paper's; ``ours`` in the paper file is our recipe name or glob.
-
-    Paper rows with no counterpart (Goodfellow et al.'s own objective) and our rows the
-    paper lacks (the clean control, PASS buckets, user recipes) are kept, blank opposite.
-    Beside our confidence intervals and tests, ``paper_mnist_vs_basic_p`` applies the same
-    Welch test to the paper's published mean +- std over its ``networks`` (the paper row
-    matched to our ``basic``), so both tables are read with the same yardstick.
-    """
-    published = load_paper_table(paper)
-    paper_basic = next((p for _, p in published.iterrows() if p.get("ours") == basic), None)
-    rows, matched = [], set()
-    for _, p in published.iterrows():
-        pattern = p.get("ours")
-        hits = [
-            row
-            for _, row in ours.iterrows()
-            if isinstance(pattern, str) and fnmatch.fnmatchcase(row["recipe"], pattern)
-        ]
-        match = hits[0] if hits else None
-        if match is not None:
-            matched.add(match["recipe"])
-        rows.append(
-            {
-                **_pair(p, match),
-                "paper_mnist_vs_basic_p": _paper_vs_basic(p, paper_basic),
-            }
-        )
-    for _, row in ours.iterrows():
-        if row["recipe"] not in matched:
-            rows.append({**_pair(None, row), "paper_mnist_vs_basic_p": np.nan})
-    return pd.DataFrame(rows)
-
-
-def _paper_vs_basic(row: pd.Series, basic: pd.Series | None) -> float:
-    """The paper's MNIST error of ``row`` against its basic LeNet, by Welch's test."""
-    if basic is None or row.get("ours") == basic.get("ours"):
-        return np.nan
-    keys = ("mnist", "mnist_std", "networks")
-    a = [row.get(k) for k in keys]
-    b = [basic.get(k) for k in keys]
-    if any(v is None or (isinstance(v, float) and np.isnan(v)) for v in (*a, *b)):
-        return np.nan
-    return welch_from_summary(
-        float(a[0]), float(a[1]), int(a[2]), float(b[0]), float(b[1]), int(b[2])
-    ).p
-
-
-def _pair(paper_row: pd.Series | None, our_row: pd.Series | None) -> dict:
-    def get(row, key):
-        if row is None:
-            return np.nan
-        value = row.get(key)
-        return np.nan if value is None else float(value)
-
-    return {
-        "paper": paper_row["paper"] if paper_row is not None else "",
-        "ours": our_row["recipe"] if our_row is not None else "",
-        "paper_networks": get(paper_row, "networks"),
-        "paper_mnist": get(paper_row, "mnist"),
-        "paper_mnist_std": get(paper_row, "mnist_std"),
-        "ours_networks": get(our_row, "networks"),
-        "ours_mnist": get(our_row, "mnist_test_mean"),
-        "ours_mnist_std": get(our_row, "mnist_test_std"),
-        "ours_mnist_ci_low": get(our_row, "mnist_test_ci_low"),
-        "ours_mnist_ci_high": get(our_row, "mnist_test_ci_high"),
-        "ours_mnist_vs_clean_p": get(our_row, "mnist_test_vs_clean_p"),
-        "ours_mnist_vs_basic_p": get(our_row, "mnist_test_vs_basic_p"),
-        "paper_adversarial": get(paper_row, "adversarial"),
-        "ours_heldout": get(our_row, "heldout_mean"),
-        "ours_heldout_ci_low": get(our_row, "heldout_ci_low"),
-        "ours_heldout_ci_high": get(our_row, "heldout_ci_high"),
-        "ours_heldout_vs_clean_p": get(our_row, "heldout_vs_clean_p"),
-        "ours_heldout_vs_basic_p": get(our_row, "heldout_vs_basic_p"),
-        "ours_heldout_own": get(our_row, "heldout_own_mean"),
-        "ours_heldout_other": get(our_row, "heldout_other_mean"),
-        **{
-            f"ours_{key}": get(our_row, key)
-            for key in ([] if our_row is None else our_row.index)
-            if key.endswith("_mean") and _robustness_keys([key.removesuffix("_mean")])
-        },
-    }
-
-
-def _p_cells(p: pd.Series, alpha: float = ALPHA) -> list[str]:
-    return ["–" if np.isnan(q) else f"{format_p(q)} {'*' if q < alpha else 'n.s.'}" for q in p]
-
-
-def write_side_by_side(both: pd.DataFrame, csv: str | os.PathLike, md: str | os.PathLike) -> None:
-    """The side-by-side table as CSV and Markdown."""
-    write_text(csv, both.to_csv(index=False))
-    shown = pd.DataFrame(
-        {
-            "Paper's row": both["paper"],
-            "Our row": both["ours"],
-            "MNIST (paper)": _cells(both["paper_mnist"], both["paper_mnist_std"], 3),
-            "vs basic (paper)": _p_cells(both["paper_mnist_vs_basic_p"]),
-            "MNIST (ours)": _cells(both["ours_mnist"], both["ours_mnist_std"], 3),
-            "95% CI (ours)": _interval_cells(
-                both["ours_mnist_ci_low"], both["ours_mnist_ci_high"], 3
-            ),
-            "vs basic (ours)": _p_cells(both["ours_mnist_vs_basic_p"]),
-            "vs clean (ours)": _p_cells(both["ours_mnist_vs_clean_p"]),
-            "Adversarial (paper)": _cells(both["paper_adversarial"], None, 2),
-            "Held-out (ours)": _cells(both["ours_heldout"], None, 2),
-            "Held-out vs clean (ours)": _p_cells(both["ours_heldout_vs_clean_p"]),
-            "own / other parent (ours)": [
-                f"{a} / {b}"
-                for a, b in zip(
-                    _cells(both["ours_heldout_own"], None, 2),
-                    _cells(both["ours_heldout_other"], None, 2),
-                    strict=True,
-                )
-            ],
-            **{f"{name} (ours)": cells for name, cells in _robustness_cells(both, "ours_").items()},
-        }
-    )
-    write_text(md, _markdown(shown))
+    write_text(tex, latex_table(shown, caption))
 
 
 def heldout_type_table(evals: pd.DataFrame, *, recipe_order: Sequence[str] = ()) -> pd.DataFrame:
@@ -559,4 +246,4 @@ def write_heldout_type_table(
     shown = table.copy()
     for column in shown.columns[1:]:
         shown[column] = shown[column].map(lambda v: "–" if np.isnan(v) else f"{v:.2f}")
-    write_text(md, _markdown(shown))
+    write_text(md, markdown_table(shown))

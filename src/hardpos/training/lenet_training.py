@@ -64,6 +64,64 @@ def _prepare_images(images: np.ndarray | torch.Tensor) -> torch.Tensor:
     return x.contiguous()
 
 
+def training_tensors(
+    images: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The training set on ``device``, checked: uint8 images ``[N, 1, 28, 28]`` and one
+    MNIST class id (int64) an image."""
+    x_all = _prepare_images(images).to(device)
+    y_all = torch.as_tensor(np.asarray(labels), dtype=torch.int64).to(device)
+    check_labels(y_all, len(x_all), classes=MNIST_CLASSES)
+    return x_all, y_all
+
+
+def data_identity(
+    solver: Solver,
+    input_scale: float,
+    init: str | list[str | None] | None,
+    n_examples: int,
+    n_extra: int,
+    extra_fraction: float | None,
+) -> dict:
+    """What a checkpoint must share with a run to be resumed by it, beyond the seeds: the
+    solver, the input scale, where it started, and the data's sizes and mix."""
+    return {
+        "solver": asdict(solver),
+        "input_scale": input_scale,
+        "init": init,
+        "n_examples": n_examples,
+        "n_extra": int(n_extra),
+        "extra_fraction": extra_fraction,
+    }
+
+
+def _starting_state(
+    checkpoint: str | os.PathLike | None,
+    identity: dict,
+    init: str | os.PathLike | None,
+    iterations: int,
+    device: torch.device,
+) -> TrainState:
+    """Where a run starts: its own checkpoint when it is this run's, else ``init``, else a
+    new LeNet from the seed."""
+    state = _resume(checkpoint, identity, device) if checkpoint is not None else None
+    if iterations < 0:
+        raise InputError(f"iterations: {iterations}; expected a count >= 0")
+    if state is None and init is not None:
+        state, _ = load_checkpoint(init, device)
+        if state.iteration >= iterations:
+            raise InputError(
+                f"--init {init} is at iteration {state.iteration} already, and iterations "
+                f"is {iterations}: nothing to train (the counter continues from the init: "
+                f"ask for {state.iteration} + the iterations to add)"
+            )
+        log.info("continuing from %s at iteration %d", init, state.iteration)
+    if state is None:
+        model = LeNet(seed=identity["seed"], input_scale=identity["input_scale"]).to(device)
+        state = TrainState(model, [torch.zeros_like(p) for p in model.parameters()], 0)
+    return state
+
+
 def train(
     images: np.ndarray | torch.Tensor,
     labels: np.ndarray | torch.Tensor,
@@ -99,35 +157,14 @@ def train(
     """
     solver = solver or Solver()
     device = torch.device(device)
-    x_all = _prepare_images(images).to(device)
-    y_all = torch.as_tensor(np.asarray(labels), dtype=torch.int64).to(device)
-    check_labels(y_all, len(x_all), classes=MNIST_CLASSES)
-
+    x_all, y_all = training_tensors(images, labels, device)
     identity = {
         "seed": int(seed),
-        "solver": asdict(solver),
-        "input_scale": input_scale,
-        "init": str(init) if init else None,
-        "n_examples": len(y_all),
-        "n_extra": int(n_extra),
-        "extra_fraction": extra_fraction,
+        **data_identity(solver, input_scale, str(init) if init else None, len(y_all),
+                        n_extra, extra_fraction),
         "objective": objective.describe() if objective is not None else None,
-    }
-    state = _resume(checkpoint, identity, device) if checkpoint is not None else None
-    if iterations < 0:
-        raise InputError(f"iterations: {iterations}; expected a count >= 0")
-    if state is None and init is not None:
-        state, _ = load_checkpoint(init, device)
-        if state.iteration >= iterations:
-            raise InputError(
-                f"--init {init} is at iteration {state.iteration} already, and iterations "
-                f"is {iterations}: nothing to train (the counter continues from the init: "
-                f"ask for {state.iteration} + the iterations to add)"
-            )
-        log.info("continuing from %s at iteration %d", init, state.iteration)
-    if state is None:
-        model = LeNet(seed=seed, input_scale=input_scale).to(device)
-        state = TrainState(model, [torch.zeros_like(p) for p in model.parameters()], 0)
+    }  # fmt: skip
+    state = _starting_state(checkpoint, identity, init, iterations, device)
 
     model = state.model.to(memory_format=torch.channels_last).train()
     params = list(model.parameters())

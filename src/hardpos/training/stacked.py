@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,11 +37,10 @@ from torch.func import functional_call, grad_and_value, vmap
 from hardpos.errors import InputError, ModelError
 from hardpos.files.checksums import verify_if_zip
 from hardpos.files.weights import save_weights
-from hardpos.mnist.idx import MNIST_CLASSES
 from hardpos.mnist.lenet import LeNet
 from hardpos.training.checkpoints import TrainState, load_checkpoint, same_run
-from hardpos.training.lenet_training import _prepare_images
-from hardpos.training.loop import batch_order, check_labels, lr_multipliers, sgd_loop
+from hardpos.training.lenet_training import data_identity, training_tensors
+from hardpos.training.loop import batch_order, lr_multipliers, sgd_loop
 from hardpos.training.solver import Solver, check_finite
 
 log = logging.getLogger(__name__)
@@ -228,6 +227,23 @@ def _gradient_step(template: LeNet, compile_step: bool, device: torch.device, ke
     return step
 
 
+def _init_names(init) -> str | list[str | None] | None:
+    """``init`` as the checkpoint records it: one path, a path (or None) a net, or None."""
+    if isinstance(init, list | tuple):
+        return [str(p) if p else None for p in init]
+    return str(init) if init else None
+
+
+def _distinct_seeds(seeds: Sequence[int]) -> list[int]:
+    """The nets' seeds as ints; one net a seed, so two equal seeds are refused."""
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise InputError("train_stacked needs at least one seed")
+    if len(set(seeds)) != len(seeds):
+        raise InputError(f"stacked nets need distinct seeds, got {seeds}")
+    return seeds
+
+
 def train_stacked(
     images: np.ndarray | torch.Tensor,
     labels: np.ndarray | torch.Tensor,
@@ -262,31 +278,17 @@ def train_stacked(
     """
     solver = solver or Solver()
     device = torch.device(device)
-    seeds = [int(s) for s in seeds]
-    if not seeds:
-        raise InputError("train_stacked needs at least one seed")
-    if len(set(seeds)) != len(seeds):
-        raise InputError(f"stacked nets need distinct seeds, got {seeds}")
-    x_all = _prepare_images(images).to(device)
-    y_all = torch.as_tensor(np.asarray(labels), dtype=torch.int64).to(device)
-    check_labels(y_all, len(x_all), classes=MNIST_CLASSES)
-    if isinstance(init, (list, tuple)):
-        inits = [str(p) if p else None for p in init]
-    else:
-        inits = str(init) if init else None
+    seeds = _distinct_seeds(seeds)
+    x_all, y_all = training_tensors(images, labels, device)
+    inits = _init_names(init)
     identity = {
         "seeds": seeds,
-        "solver": asdict(solver),
-        "input_scale": input_scale,
-        "init": inits,
-        "n_examples": len(y_all),
-        "n_extra": int(n_extra),
-        "extra_fraction": extra_fraction,
+        **data_identity(solver, input_scale, inits, len(y_all), n_extra, extra_fraction),
     }
     state = _resume(checkpoint, identity, device)
     if state is None:
         state = _stack(_initial_states(seeds, init, input_scale, device), device)
-    if state.n_nets != len(seeds):
+    elif state.n_nets != len(seeds):
         raise ModelError(f"{checkpoint}: holds {state.n_nets} nets, not {len(seeds)}")
 
     template = LeNet(input_scale=state.input_scale).to(device)

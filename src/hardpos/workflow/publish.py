@@ -348,27 +348,10 @@ def publish(
     try:
         building.mkdir(parents=True)
         _copy_records(results, building, layout, wanted)
-        _copy_tree(
-            ours.robustness,
-            theirs.robustness,
-            (".json",),
-            listed,
-        )
-        _copy_tree(
-            ours.figures,
-            theirs.figures,
-            FIGURE_SUFFIXES,
-        )
-        _copy_tree(
-            ours.runs,
-            theirs.runs,
-            (".yaml",),
-        )
-        _copy_tree(
-            ours.benchmarks,
-            theirs.benchmarks,
-            (".tsv",),
-        )
+        _copy_tree(ours.robustness, theirs.robustness, (".json",), listed)
+        _copy_tree(ours.figures, theirs.figures, FIGURE_SUFFIXES)
+        _copy_tree(ours.runs, theirs.runs, (".yaml",))
+        _copy_tree(ours.benchmarks, theirs.benchmarks, (".tsv",))
         if layout is not None:
             add_seed(results, building, layout)
         if config is not None:
