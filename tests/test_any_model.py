@@ -16,7 +16,7 @@ from small_cnn import MEAN, STD, SmallCNN, stripes, trained
 
 from hardpos.attacks import generate
 from hardpos.errors import InputError
-from hardpos.pass_score import filter_by_tau, pass_score
+from hardpos.similarity import filter_by_tau, pass_score
 
 UNIT = (0.0, 1.0)
 

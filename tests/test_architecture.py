@@ -18,10 +18,10 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "hardpos"
 
 LAYERS = [
-    {"errors", "device"},
+    {"errors", "device", "lazy_exports"},
     {"files"},
     {"mnist", "imagenet"},
-    {"training", "metrics", "attacks", "pass_score"},
+    {"training", "metrics", "attacks", "similarity"},
     {"robustness"},
     {"experiments"},
     {"report"},
@@ -104,12 +104,16 @@ def test_every_public_name_resolves():
         hardpos.nothing_here  # noqa: B018
 
 
-def test_pass_score_stays_the_function_after_its_subpackage_is_imported():
-    """A lazy export that shares its name with a subpackage is rebound to the subpackage by
-    the import system; calling ``hardpos.pass_score`` then fails with "module is not
-    callable"."""
+def test_no_public_name_is_also_a_subpackage():
+    """A lazy export named like a subpackage is rebound to the subpackage by the import
+    system as soon as anything imports it (``hardpos.pass_score`` was once both, and then
+    "module is not callable"). So the PASS subpackage is ``hardpos.similarity``."""
+    import hardpos
+
+    subpackages = {p.name for p in SRC.iterdir() if (p / "__init__.py").is_file()}
+    assert not set(hardpos.__all__) & subpackages
     code = (
-        "import hardpos, hardpos.pass_score.ssim; hardpos.filter_by_tau;"
+        "import hardpos, hardpos.similarity.ssim; hardpos.filter_by_tau;"
         " import numpy as np; x = np.full((1, 28, 28), 100, np.uint8);"
         " print(hardpos.pass_score(x, x).scores[0])"
     )

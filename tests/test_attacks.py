@@ -507,7 +507,7 @@ def test_table_columns_dtypes_and_order(lenet64, digits):
 
 
 def test_l2_per_pixel_matches_the_pass_module(lenet64, digits):
-    from hardpos.pass_score import l2_per_pixel, linf
+    from hardpos.similarity import l2_per_pixel, linf
 
     images, labels = digits
     adv, table = generate(lenet64, images[:2], labels[:2], methods=["fgv"])

@@ -15,8 +15,8 @@ from hardpos.attacks.classifier import PixelModel
 from hardpos.attacks.generation import auto_batch_size
 from hardpos.device import CPU_AUTO_BATCH, batch_for_memory, free_memory, peak_bytes_per_item
 from hardpos.errors import InputError
-from hardpos.pass_score import score_generated
-from hardpos.pass_score.torch_backend import GPU_MAX_PAIRS, gpu_capacity
+from hardpos.similarity import score_generated
+from hardpos.similarity.torch_backend import GPU_MAX_PAIRS, gpu_capacity
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 

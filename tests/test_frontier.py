@@ -11,7 +11,7 @@ from hardpos.attacks.search import perturb
 from hardpos.errors import InputError
 from hardpos.experiments.frontier import pass_frontier
 from hardpos.experiments.recipes import generation_plan, parse_recipes, recipe_mask
-from hardpos.pass_score import pass_score
+from hardpos.similarity import pass_score
 
 
 def _case(n: int = 4, seed: int = 0):

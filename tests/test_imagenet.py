@@ -335,7 +335,7 @@ def test_fine_tuning_on_added_image_files_equals_fine_tuning_on_the_array(tmp_pa
 def test_pass_scores_colour_crops_of_the_attacks(tmp_path):
     """generate and PASS run unchanged on the colour crops of an ImageNet network."""
     from hardpos.attacks import generate
-    from hardpos.pass_score import pass_score, score_generated
+    from hardpos.similarity import pass_score, score_generated
 
     index = scan_split(_tree(tmp_path), "train", resize=36, crop=32)
     torch.manual_seed(0)

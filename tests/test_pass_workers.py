@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hardpos.pass_score import workers
+from hardpos.similarity import workers
 
 
 def weighted_total(values: np.ndarray, weights: np.ndarray, *, scale: float):
@@ -115,7 +115,7 @@ def test_workers_exit_when_their_parent_is_killed(tmp_path):
     script.write_text(
         "import os, signal, sys\n"
         "import numpy as np\n"
-        "from hardpos.pass_score import workers\n"
+        "from hardpos.similarity import workers\n"
         "pool = workers.pool(2, 1024)\n"
         "print(*(p.pid for p in pool.processes), flush=True)\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"

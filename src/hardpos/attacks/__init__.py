@@ -11,38 +11,29 @@ The names are loaded on first use (PEP 562), so :mod:`hardpos.attacks.methods` a
 
 from __future__ import annotations
 
-import importlib
+from hardpos.lazy_exports import lazy_exports
 
 _EXPORTS = {
-    "COLUMNS": "results",
-    "AttackResult": "results",
-    "generate": "generation",
-    "generate_to_files": "generation",
-    "iter_generate": "generation",
-    "summarize": "results",
-    "compute_directions": "directions",
-    "feature_direction": "directions",
-    "Direction": "methods",
-    "FAMILIES": "methods",
-    "parse_methods": "methods",
-    "AttackOptions": "options",
-    "DEFAULTS": "options",
-    "SearchOptions": "options",
-    "grid_neighbours": "search",
-    "minimal_scales": "search",
-    "perturb": "search",
+    "COLUMNS": "hardpos.attacks.results",
+    "AttackResult": "hardpos.attacks.results",
+    "generate": "hardpos.attacks.generation",
+    "generate_to_files": "hardpos.attacks.generation",
+    "iter_generate": "hardpos.attacks.generation",
+    "summarize": "hardpos.attacks.results",
+    "compute_directions": "hardpos.attacks.directions",
+    "feature_direction": "hardpos.attacks.directions",
+    "Direction": "hardpos.attacks.methods",
+    "FAMILIES": "hardpos.attacks.methods",
+    "parse_methods": "hardpos.attacks.methods",
+    "AttackOptions": "hardpos.attacks.options",
+    "DEFAULTS": "hardpos.attacks.options",
+    "SearchOptions": "hardpos.attacks.options",
+    "grid_neighbours": "hardpos.attacks.search",
+    "minimal_scales": "hardpos.attacks.search",
+    "perturb": "hardpos.attacks.search",
 }
 
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'hardpos.attacks' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"hardpos.attacks.{_EXPORTS[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS})
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -29,10 +29,10 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from hardpos.attacks.attack_inputs import Pixels, as_pixels, check_images_fit, class_labels
 from hardpos.attacks.classifier import PixelModel, model_device, model_dtype
 from hardpos.attacks.directions import Directions, compute_directions
 from hardpos.attacks.factors import at_factors, factor_rows
-from hardpos.attacks.inputs import Pixels, as_pixels, check_images_fit, class_labels
 from hardpos.attacks.methods import Direction
 from hardpos.attacks.options import DEFAULTS, AttackOptions
 from hardpos.attacks.results import COLUMNS, AttackResult, empty_table

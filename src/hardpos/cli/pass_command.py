@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from hardpos.errors import DataError, InputError
-from hardpos.pass_score import BACKENDS, l2_per_pixel, linf, pass_score, ssim
+from hardpos.similarity import BACKENDS, l2_per_pixel, linf, pass_score, ssim
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

@@ -4,6 +4,6 @@ name Table 1's rows. Each workflow script calls one of these, so every rule can 
 from Python without Snakemake. A stage's dataset (MNIST or ImageNet) is chosen by its
 caller: there is one function per dataset where the two differ.
 
-May import the algorithm packages (attacks, pass_score, training, metrics), the dataset
+May import the algorithm packages (attacks, similarity, training, metrics), the dataset
 packages (mnist, imagenet) and files; never report, workflow or cli.
 """

@@ -136,7 +136,7 @@ def score_pass(
     """Add the PASS score (and whether ECC converged) to each row of a generated table.
 
     The images and the split are memory-mapped and scored ``batch_size`` pairs at a time."""
-    from hardpos.pass_score import score_generated
+    from hardpos.similarity import score_generated
 
     originals, _ = load_dataset(dataset)
     scored = score_generated(

@@ -36,7 +36,7 @@ class Frontier:
 
 
 def _default_score(backend: str, device: str | None, batch_size: int | None) -> Score:
-    from hardpos.pass_score import pass_score
+    from hardpos.similarity import pass_score
 
     def score(adv: np.ndarray, orig: np.ndarray) -> np.ndarray:
         return pass_score(adv, orig, backend, device=device, batch_size=batch_size).scores

@@ -26,9 +26,9 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from hardpos.attacks.attack_inputs import class_labels, pixel_values
 from hardpos.attacks.classifier import PixelModel
 from hardpos.attacks.generation import show_progress
-from hardpos.attacks.inputs import class_labels, pixel_values
 from hardpos.errors import InputError
 from hardpos.files.weights import read_weights, save_weights
 from hardpos.training.loop import batch_order, lr_multipliers, sgd_loop

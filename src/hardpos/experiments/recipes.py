@@ -254,8 +254,8 @@ def recipe_mask(recipe: Recipe, table: pd.DataFrame) -> pd.Series:
         mask &= table["k"].between(1, recipe.k)
     if recipe.tau is None:
         return mask & table["success"].astype(bool)
-    # here, not at the top: the DAG imports this module, and hardpos.pass_score loads torch
-    from hardpos.pass_score.eq5 import meets_eq5
+    # here, not at the top: the DAG imports this module, and hardpos.similarity loads torch
+    from hardpos.similarity.eq5 import meets_eq5
 
     return mask & meets_eq5(table["success"], table["pass"], recipe.tau)
 
@@ -285,7 +285,7 @@ def frontier_mask(
     factor = table["factor"].astype(float).round(_FACTOR_DECIMALS)
     rows &= factor.isin(grid)
     part = table.loc[rows, ["source", "k"]].assign(factor=factor[rows])
-    from hardpos.pass_score.eq5 import meets_eq5  # not at the top: see recipe_mask
+    from hardpos.similarity.eq5 import meets_eq5  # not at the top: see recipe_mask
 
     part["ok"] = meets_eq5(table.loc[rows, "success"], table.loc[rows, "pass"], tau)
     walked = part.groupby(["source", "k"])["factor"].nunique()

@@ -7,8 +7,7 @@ The names below load on first use (PEP 562): the workflow's DAG reads MNIST's si
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from hardpos.lazy_exports import lazy_exports
 
 _EXPORTS = {
     "LeNet": "hardpos.mnist.lenet",
@@ -20,9 +19,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'hardpos.mnist' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -8,14 +8,10 @@ the workflow's DAG is built without loading torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from hardpos.lazy_exports import lazy_exports
 
 _EXPORTS = {"Solver": "hardpos.training.solver", "train": "hardpos.training.lenet_training"}
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'hardpos.training' has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

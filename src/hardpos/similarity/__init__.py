@@ -4,12 +4,12 @@ PASS(x~, x) = SSIM(psi(x~, x), x) (eq. 4): the adversarial image x~ is first ali
 the original x by the ECC homography psi (eq. 1), so that small shifts, rotations and
 perspective changes, which a human still sees as the same image, cost nothing; SSIM
 (eqs. 2-3) then measures what is left. Eq. 5 turns PASS into the definition of an
-adversarial: misclassified and PASS >= tau (:mod:`hardpos.pass_score.eq5`).
+adversarial: misclassified and PASS >= tau (:mod:`hardpos.similarity.eq5`).
 """
 
-from hardpos.pass_score.eq5 import meets_eq5
-from hardpos.pass_score.generated import filter_by_tau, score_generated
-from hardpos.pass_score.scoring import (
+from hardpos.similarity.eq5 import meets_eq5
+from hardpos.similarity.generated import filter_by_tau, score_generated
+from hardpos.similarity.scoring import (
     BACKENDS,
     VALIDATED_SIZES,
     PassResult,
@@ -17,7 +17,7 @@ from hardpos.pass_score.scoring import (
     linf,
     pass_score,
 )
-from hardpos.pass_score.ssim import ssim, ssim_map
+from hardpos.similarity.ssim import ssim, ssim_map
 
 __all__ = [
     "BACKENDS",

@@ -40,7 +40,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hardpos.pass_score.filters import gaussian_taps, separable
+from hardpos.similarity.filters import gaussian_taps, separable
 
 # Parameter k of OpenCV's homography update is H[k % 3, k // 3]: coordinate index
 # i = k // 3 (x, y, 1) times gradient index a = k % 3 (gx, gy, gz); k = 8 (H22) is fixed.

@@ -7,8 +7,8 @@ import pandas as pd
 import torch
 
 from hardpos.errors import InputError
-from hardpos.pass_score.eq5 import meets_eq5
-from hardpos.pass_score.scoring import pass_score
+from hardpos.similarity.eq5 import meets_eq5
+from hardpos.similarity.scoring import pass_score
 
 
 def filter_by_tau(table: pd.DataFrame, tau: float, column: str = "pass") -> pd.DataFrame:
@@ -50,7 +50,7 @@ def score_generated(
     (:func:`hardpos.files.images.load_images`): only each batch's images are read, so memory is set
     by ``batch_size``, not by the number of images. ``batch_size="auto"``: 4096 on the
     CPU; on CUDA the pairs that iterate together on the device
-    (:func:`hardpos.pass_score.torch_backend.gpu_capacity`, from its free memory).
+    (:func:`hardpos.similarity.torch_backend.gpu_capacity`, from its free memory).
     """
     adv_images = np.asarray(adv_images)
     orig_images = np.asarray(orig_images)
@@ -109,6 +109,6 @@ def _batch_size(batch_size: int | str, shape: tuple[int, ...], device) -> int:
     dev = torch.device(device or "cpu")
     if dev.type != "cuda":
         return CPU_AUTO_BATCH
-    from hardpos.pass_score.torch_backend import gpu_capacity
+    from hardpos.similarity.torch_backend import gpu_capacity
 
     return gpu_capacity(shape[2] * shape[3], dev)

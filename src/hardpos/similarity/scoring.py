@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from hardpos.errors import InputError
-from hardpos.pass_score import opencv_backend
-from hardpos.pass_score.inputs import as_batch, check_ecc_options
+from hardpos.similarity import opencv_backend
+from hardpos.similarity.inputs import as_batch, check_ecc_options
 
 BACKENDS = ("auto", "opencv", "torch")
 
@@ -96,7 +96,7 @@ def pass_score(
     if backend == "auto":
         backend = _auto(batch.adv.shape, device)
     if backend == "torch":
-        from hardpos.pass_score import torch_backend
+        from hardpos.similarity import torch_backend
 
         scores, converged, homographies = torch_backend.pass_scores(
             batch.adv, batch.orig, device=device, batch_size=batch_size, processes=processes, **ecc

@@ -10,9 +10,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from hardpos.pass_score import workers
-from hardpos.pass_score.inputs import to_grey
-from hardpos.pass_score.ssim import ssim_map
+from hardpos.similarity import workers
+from hardpos.similarity.inputs import to_grey
+from hardpos.similarity.ssim import ssim_map
 
 _WARP_FLAGS = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
 
@@ -97,7 +97,7 @@ def pass_scores(
     """Scores, convergence flags and homographies for validated float32 NCHW batches.
 
     The pairs are split into ``processes`` equal parts, scored at once in this process
-    and in kept worker processes (:mod:`hardpos.pass_score.workers`); each pair is scored
+    and in kept worker processes (:mod:`hardpos.similarity.workers`); each pair is scored
     alone, so the result does not depend on the split. OpenCV's own threads are turned
     off meanwhile: its parallel loops gain little on one pair (7% for 224 x 224 crops)
     and would only compete with the other processes.

@@ -1,6 +1,6 @@
 """The fast backend: PASS for many pairs at once in torch (CPU threads or CUDA).
 
-The ECC alignment is :mod:`hardpos.pass_score.torch_ecc`; this module warps the
+The ECC alignment is :mod:`hardpos.similarity.torch_ecc`; this module warps the
 adversarials with the homographies it finds, computes SSIM as separable Gaussian filters
 with reflect-101 borders, and spreads the work over processes on the CPU.
 """
@@ -13,11 +13,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hardpos.pass_score import workers
-from hardpos.pass_score.filters import gaussian_taps, separable
-from hardpos.pass_score.inputs import to_grey
-from hardpos.pass_score.ssim import C1, C2, SIGMA, WINDOW
-from hardpos.pass_score.torch_ecc import ecc_homographies
+from hardpos.similarity import workers
+from hardpos.similarity.filters import gaussian_taps, separable
+from hardpos.similarity.inputs import to_grey
+from hardpos.similarity.ssim import C1, C2, SIGMA, WINDOW
+from hardpos.similarity.torch_ecc import ecc_homographies
 
 
 def warp_back(images: torch.Tensor, homographies: torch.Tensor) -> torch.Tensor:
@@ -129,7 +129,7 @@ def pass_scores(
     take 79 GB, so smaller devices hold fewer). On the CPU torch runs single-threaded and
     the pairs are split into ``processes`` (default ``torch.get_num_threads()``) equal
     parts, the first scored in this process and each other one in a worker process
-    (:mod:`hardpos.pass_score.workers`, forked on first use and kept): ECC makes many
+    (:mod:`hardpos.similarity.workers`, forked on first use and kept): ECC makes many
     small tensor ops per iteration, and sharing them between cores, by OpenMP inside each
     op or by Python threads between ops, costs more in wake-ups than it gains, most of
     all when another process holds a core. Workers read their part from shared memory

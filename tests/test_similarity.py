@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from hardpos.errors import InputError
-from hardpos.pass_score import (
+from hardpos.similarity import (
     filter_by_tau,
     l2_per_pixel,
     linf,
@@ -22,8 +22,8 @@ from hardpos.pass_score import (
     ssim,
     ssim_map,
 )
-from hardpos.pass_score.pairs import perturbed_pairs
-from hardpos.pass_score.ssim import C1, C2, C3
+from hardpos.similarity.pairs import perturbed_pairs
+from hardpos.similarity.ssim import C1, C2, C3
 
 MNIST_DIR = Path(
     os.environ.get("HARDPOS_MNIST_DIR", Path(__file__).parents[2] / "shared" / "data" / "mnist")
@@ -314,8 +314,8 @@ def test_fast_backend_agrees_with_opencv_on_shifted_rotated_and_noisy_digits(dig
 
 
 def test_fast_backend_scores_the_same_in_forked_worker_processes(digits):
-    from hardpos.pass_score import torch_backend, workers
-    from hardpos.pass_score.inputs import as_batch
+    from hardpos.similarity import torch_backend, workers
+    from hardpos.similarity.inputs import as_batch
 
     adv, orig = perturbed_pairs(digits, 600, seed=8)
     batch = as_batch(adv, orig)
@@ -337,7 +337,7 @@ def test_fast_backend_scores_the_same_in_forked_worker_processes(digits):
 
 @pytest.mark.parametrize("channels", [1, 3])
 def test_reference_backend_gives_identical_results_in_worker_processes(digits, channels):
-    from hardpos.pass_score import workers
+    from hardpos.similarity import workers
 
     adv, orig = perturbed_pairs(digits, 160, seed=9)
     if channels == 3:  # colour pairs: the digit tinted differently per channel
@@ -358,7 +358,7 @@ def test_fast_ssim_equals_the_float64_reference_in_float64_and_within_float32_ro
 ):
     import torch
 
-    from hardpos.pass_score.torch_backend import ssim_scores
+    from hardpos.similarity.torch_backend import ssim_scores
 
     rng = np.random.default_rng(11)
     a = rng.integers(0, 256, (6, channels, 28, 28)).astype(np.float64)
@@ -378,7 +378,7 @@ def test_auto_uses_torch_for_a_large_mnist_batch_and_opencv_for_a_few_pairs(digi
 
 
 def test_auto_uses_torch_for_imagenet_crops_only_on_cuda_where_it_is_the_faster():
-    from hardpos.pass_score.scoring import _auto
+    from hardpos.similarity.scoring import _auto
 
     assert _auto((500, 3, 224, 224), "cuda") == "torch"
     assert _auto((500, 3, 224, 224), "cuda:1") == "torch"
@@ -413,7 +413,7 @@ def _photo_pairs(n: int, size: int = 224, seed: int = 0) -> tuple[np.ndarray, np
 
 def test_fast_backend_agrees_with_opencv_on_224_pixel_colour_crops():
     """What puts (3, 224, 224) in VALIDATED_SIZES (auto picks torch there on CUDA)."""
-    from hardpos.pass_score.scoring import VALIDATED_SIZES
+    from hardpos.similarity.scoring import VALIDATED_SIZES
 
     adv, orig = _photo_pairs(24)
     ref = pass_score(adv, orig, "opencv")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hardpos.errors import InputError
-from hardpos.pass_score.ssim import WINDOW, _check_range
+from hardpos.similarity.ssim import WINDOW, _check_range
 
 # ITU-R BT.601 luma, the weights cv2.cvtColor uses for RGB/BGR -> GRAY, here applied to
 # hardpos's RGB channel order (torchvision's convention for colour images).
