@@ -253,6 +253,7 @@ def table1(
             if key in PERCENT_KEYS or key.startswith("robust_"):  # a rate lies in [0, 100]
                 low, high = max(low, 0.0), min(high, 100.0)  # (NaN stays NaN)
             row[f"{key}_ci_low"], row[f"{key}_ci_high"] = low, high
+        row["heldout_own_only"] = own_parents_only(group)
         for key in TESTED_SETS:
             for label, control in controls.items():
                 reference = evals.loc[evals["recipe"] == control, key]
@@ -273,6 +274,22 @@ def table1(
             row[f"{key}_vs_clean_pairs"] = pairs
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def own_parents_only(group: pd.DataFrame) -> bool:
+    """Whether the held-out images these networks were tested on were all made on their own
+    parent net: a run with one base net has no other net's adversarials, so its held-out
+    error is the own-parent error, which a fine-tuned net lowers most (the tables say so)."""
+    return bool(group["heldout_own"].notna().any() and group["heldout_other"].isna().all())
+
+
+OWN_ONLY = " (own parent's only)"
+
+
+def _own_only_cells(cells: list[str], own_only: pd.Series) -> list[str]:
+    """``cells`` with :data:`OWN_ONLY` after those of a row held-out on its own parent's
+    adversarials alone (:func:`own_parents_only`)."""
+    return [c + OWN_ONLY if flag else c for c, flag in zip(cells, own_only, strict=True)]
 
 
 def _mean_std(mean: float, std: float, digits: int) -> str:
@@ -347,6 +364,8 @@ def _display(table: pd.DataFrame) -> pd.DataFrame:
     for key, name, digits in (("mnist_test", "MNIST", 3), ("heldout", "Held-out", 2)):
         title = "Held-out adversarial" if key == "heldout" else name
         columns[title] = _cells(table[f"{key}_mean"], table[f"{key}_std"], digits)
+        if key == "heldout":
+            columns[title] = _own_only_cells(columns[title], table["heldout_own_only"])
         columns[f"{name} 95% CI"] = _interval_cells(
             table[f"{key}_ci_low"], table[f"{key}_ci_high"], digits
         )
@@ -398,7 +417,8 @@ def write_table1(
         "means in points and Welch's two-sided t-test (* p $<$ 0.05, n.s. not different "
         "at that level, uncorrected for the number of tests; -- fewer than 2 networks); "
         "vs clean, paired: the mean difference from the clean net with the same parent and "
-        "ordering, and the paired t-test over those pairs."
+        "ordering, and the paired t-test over those pairs; own parent's only: a run with "
+        "one base net, whose held-out set holds only the parent net's adversarials."
     )
     write_text(tex, _latex(shown, caption))
 
@@ -497,6 +517,7 @@ def _pair(paper_row: pd.Series | None, our_row: pd.Series | None) -> dict:
         "ours_heldout_vs_basic_p": get(our_row, "heldout_vs_basic_p"),
         "ours_heldout_own": get(our_row, "heldout_own_mean"),
         "ours_heldout_other": get(our_row, "heldout_other_mean"),
+        "ours_heldout_own_only": our_row is not None and bool(our_row.get("heldout_own_only")),
         **{
             f"ours_{key}": get(our_row, key)
             for key in ([] if our_row is None else our_row.index)
@@ -525,7 +546,9 @@ def write_side_by_side(both: pd.DataFrame, csv: str | os.PathLike, md: str | os.
             "vs basic (ours)": _p_cells(both["ours_mnist_vs_basic_p"]),
             "vs clean (ours)": _p_cells(both["ours_mnist_vs_clean_p"]),
             "Adversarial (paper)": _cells(both["paper_adversarial"], None, 2),
-            "Held-out (ours)": _cells(both["ours_heldout"], None, 2),
+            "Held-out (ours)": _own_only_cells(
+                _cells(both["ours_heldout"], None, 2), both["ours_heldout_own_only"]
+            ),
             "Held-out vs clean (ours)": _p_cells(both["ours_heldout_vs_clean_p"]),
             "own / other parent (ours)": [
                 f"{a} / {b}"
