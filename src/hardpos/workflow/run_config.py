@@ -125,10 +125,23 @@ class RunConfig(dict):
 
 
 def without_configfiles(args: Sequence[str]) -> list[str]:
+    return _without_options(args, ("--configfile", "--configfiles"))
+
+
+def with_override(args: Sequence[str], item: str) -> list[str]:
+    """``args`` with ``--config item`` added to the overrides they give: a second
+    ``--config`` option would replace the first, so all of them go in one."""
+    files, overrides = split_snakemake_args(args)
+    rest = _without_options(args, ("--configfile", "--configfiles", "--config", "-C"))
+    return [*rest, *(["--configfile", *files] if files else []), "--config", *overrides, item]
+
+
+def _without_options(args: Sequence[str], names: Sequence[str]) -> list[str]:
+    """``args`` less the options ``names`` and the values each takes."""
     out: list[str] = []
     skipping = False
     for arg in args:
-        if arg.split("=")[0] in ("--configfile", "--configfiles"):
+        if arg.split("=")[0] in names:
             skipping = "=" not in arg
             continue
         if skipping and not arg.startswith("-"):
