@@ -68,7 +68,14 @@ def run(args: argparse.Namespace) -> int:
     save_model(
         args.out,
         state.model,
-        {"seed": args.seed, "iterations": state.iteration, "test": metrics, "init": args.init},
+        {
+            "seed": args.seed,
+            "iterations": state.iteration,
+            "test": metrics,
+            "init": args.init,
+            "train_images": len(images),
+            "added_images": 0,
+        },
     )
     log.info("test error %.4f", metrics["error"])
     start = f"from {args.init}" if args.init else f"from seed {args.seed}"

@@ -33,6 +33,7 @@ from scipy import stats
 from hardpos.errors import DataError
 from hardpos.files.atomic import write_text
 from hardpos.files.json_records import read_json_record
+from hardpos.files.sidecars import image_counts
 
 ERROR_SETS = ("mnist_test", "heldout", "heldout_own", "heldout_other")
 # columns that are rates in percent: their intervals are clipped to [0, 100] (a t interval
@@ -196,7 +197,7 @@ def load_evaluations(
             "recipe": record["recipe"],
             "net": record.get("net"),
             "order": record.get("order"),
-            "train_images": int(record.get("train_images", 0)),
+            "added_images": image_counts(record)["added_images"],
         }
         row.update({key: _percent(record, key) for key in ERROR_SETS})
         for name, entry in record.get("heldout_by_type", {}).items():
@@ -243,7 +244,7 @@ def table1(
         row = {
             "recipe": recipe,
             "networks": len(group),
-            "added_images": int(round(group["train_images"].mean())),
+            "added_images": int(round(group["added_images"].mean())),
         }
         for key in (*ERROR_SETS, *_robustness_keys(evals.columns)):
             values = group[key].dropna()
