@@ -14,12 +14,12 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "COLUMNS": "generation",
-    "AttackResult": "generation",
+    "COLUMNS": "results",
+    "AttackResult": "results",
     "generate": "generation",
     "generate_to_files": "generation",
     "iter_generate": "generation",
-    "summarize": "generation",
+    "summarize": "results",
     "compute_directions": "directions",
     "feature_direction": "directions",
     "Direction": "methods",

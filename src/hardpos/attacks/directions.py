@@ -182,6 +182,30 @@ class Directions:
     first_order: torch.Tensor
 
 
+def _check_logits(
+    logits: torch.Tensor, images: int, labels: torch.Tensor, directions: Sequence[Direction]
+) -> int:
+    """The model's class count, after checking that its logits, the labels and the hot
+    ranks asked for agree with it (a user's model or labels named, not a torch error)."""
+    if logits.ndim != 2 or logits.shape[0] != images:
+        raise InputError(
+            f"model.logits returned shape {tuple(logits.shape)} for {images} images; "
+            "expected [N, n_classes]"
+        )
+    n_classes = logits.shape[1]
+    max_rank = max((dr.k for dr in directions), default=0)
+    if max_rank > n_classes - 1:
+        name = next(dr.name for dr in directions if dr.k == max_rank)
+        raise InputError(
+            f"{name} asks for hot rank {max_rank}, but the model has {n_classes} "
+            f"classes, so at most {n_classes - 1} hot ranks (hc-d-{n_classes - 1})"
+        )
+    if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= n_classes):
+        bad = int(labels.min()) if int(labels.min()) < 0 else int(labels.max())
+        raise InputError(f"label {bad} outside 0..{n_classes - 1} of the model's classes")
+    return n_classes
+
+
 def compute_directions(
     model: torch.nn.Module,
     images: torch.Tensor,
@@ -209,21 +233,7 @@ def compute_directions(
     with torch.inference_mode(False), torch.enable_grad():
         x = _leaf(images, model)
         logits = model.logits(x)
-        if logits.ndim != 2 or logits.shape[0] != len(x):
-            raise InputError(
-                f"model.logits returned shape {tuple(logits.shape)} for {len(x)} images; "
-                "expected [N, n_classes]"
-            )
-        n_classes = logits.shape[1]
-        if max_rank > n_classes - 1:
-            name = next(dr.name for dr in directions if dr.k == max_rank)
-            raise InputError(
-                f"{name} asks for hot rank {max_rank}, but the model has {n_classes} "
-                f"classes, so at most {n_classes - 1} hot ranks (hc-d-{n_classes - 1})"
-            )
-        if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= n_classes):
-            bad = int(labels.min()) if int(labels.min()) < 0 else int(labels.max())
-            raise InputError(f"label {bad} outside 0..{n_classes - 1} of the model's classes")
+        n_classes = _check_logits(logits, len(x), labels, directions)
         hot = hot_classes(logits, labels, max_rank) if max_rank else None
         weights: dict[str, torch.Tensor] = {}
         if any(dr.k == 0 for dr in directions):
