@@ -189,7 +189,7 @@ def warn_if_mostly_misclassified(
     probe = x[:PROBE] if isinstance(x, torch.Tensor) else torch.from_numpy(np.array(x[:PROBE]))
     probe, labels = probe.to(model_device(model)), y[:PROBE].to(model_device(model))
     right = {}
-    for low, high in {(model.low, model.high), *USUAL_RANGES}:
+    for low, high in dict.fromkeys([(model.low, model.high), *USUAL_RANGES]):
         with torch.no_grad():
             guess = model.with_input_range(low, high).logits(probe).argmax(1)
         right[(low, high)] = int((guess == labels).sum())
@@ -197,12 +197,12 @@ def warn_if_mostly_misclassified(
     hint = ""
     if right[best] > right[(model.low, model.high)]:
         given = ",".join(f"{v:g}" for v in best)
-        hint = (f"; with input_range ({given}) it classifies {right[best]} of the first "
-                f"{len(probe)} correctly: give that range (--input-range {given})")  # fmt: skip
+        hint = (f" With input_range ({given}) it classifies {right[best]} of the first "
+                f"{len(probe)} correctly: give that range (--input-range {given}).")  # fmt: skip
     warnings.warn(
         f"{misclassified} of {n} source images are misclassified by the model before any "
         f"attack and were not attacked: is input_range [{model.low:g}, {model.high:g}] "
-        f"(--input-range on the command line), with its mean and std, what the model "
+        f"(--input-range on the command line), and the mean and std if any, what the model "
         f"takes?{hint}",
         stacklevel=3,
     )
