@@ -14,6 +14,7 @@ from snakemake.utils import min_version
 from hardpos.workflow.config import ConfigError, check_no_links, validate_config
 from hardpos.workflow.gpu_slots import cuda_hardware_present
 from hardpos.workflow.provenance import record_run
+from hardpos.workflow.run_config import RunConfig
 
 min_version("9.0")
 
@@ -26,6 +27,12 @@ try:
     check_no_links(config["results"])
 except ConfigError as error:
     raise WorkflowError(str(error)) from None
+
+# the same config, able to name the files and --config overrides it was made of (the
+# report's landing page shows them)
+config = RunConfig(
+    config, files=workflow.config_settings.configfiles, overrides=workflow.config_settings.config
+)
 
 # jobs run here (not on a cluster's nodes) would each fail on "no NVIDIA driver"
 if config["device"] == "cuda" and workflow.local_exec and not cuda_hardware_present():

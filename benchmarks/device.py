@@ -30,9 +30,9 @@ from hardpos.attacks import generate
 from hardpos.attacks.classifier import PixelModel
 from hardpos.attacks.generation import auto_batch_size
 from hardpos.mnist.idx import load_mnist
-from hardpos.pass_score import pass_score
-from hardpos.pass_score.pairs import perturbed_pairs
-from hardpos.pass_score.torch_backend import gpu_capacity
+from hardpos.similarity import pass_score
+from hardpos.similarity.pairs import perturbed_pairs
+from hardpos.similarity.torch_backend import gpu_capacity
 from hardpos.training.lenet_training import train
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

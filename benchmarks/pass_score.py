@@ -35,8 +35,8 @@ from skimage.metrics import structural_similarity
 from hardpos.files.images import load_images
 from hardpos.files.parquet import load_table
 from hardpos.mnist.idx import load_mnist
-from hardpos.pass_score import pass_score, workers
-from hardpos.pass_score.pairs import perturbed_pairs
+from hardpos.similarity import pass_score, workers
+from hardpos.similarity.pairs import perturbed_pairs
 
 DEFAULT_MNIST = Path(
     os.environ.get(

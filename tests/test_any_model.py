@@ -8,6 +8,8 @@ same attack through uint8 images, and PASS of the same images on the [0, 255] sc
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -191,3 +193,42 @@ def test_progress_bar_only_when_asked_or_on_a_terminal(net, images, capsys):
     generate(net, x, y, methods="fgs", input_range=UNIT, progress=True)
     err = capsys.readouterr().err
     assert "attack" in err and "2/2" in err and "image" in err
+
+
+def test_a_model_that_outputs_probabilities_is_warned_about(net, images):
+    """A softmax at the model's end once passed unseen (the attacks take logits)."""
+    x, y = images[0][:2], images[1][:2]
+    with pytest.warns(UserWarning, match="sum to 1 for each image: probabilities"):
+        generate(torch.nn.Sequential(net, torch.nn.Softmax(dim=1)), x, y, methods="fgs",
+                 input_range=UNIT)  # fmt: skip
+
+
+def test_a_single_colour_image_without_its_batch_axis_is_named(net, images):
+    """It once read "3 images but labels of shape (1,)"."""
+    x, y = images[0][0], images[1][:1]
+    with pytest.raises(InputError, match=r"one image \[C, H, W\] needs its batch axis"):
+        generate(net, x, y, methods="fgs", input_range=UNIT)
+
+
+class ExpectsPixels(torch.nn.Module):
+    """``net`` as a model trained on 0..255 input would take it."""
+
+    def __init__(self, net) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        return self.net(x / 255)
+
+
+def test_most_sources_misclassified_at_the_given_range_names_the_range_that_fits(net, images):
+    """A 0..255 model given --input-range 0,1 once had 18 of 20 images "misclassified"."""
+    x, y = np.round(images[0][:20] * 255).astype(np.uint8), images[1][:20]
+    model = ExpectsPixels(net)
+    with pytest.warns(UserWarning, match=r"of 20 source images are misclassified") as caught:
+        generate(model, x, y, methods="fgs", input_range=UNIT)
+    assert "input_range (0,255) it classifies" in str(caught[0].message)
+    assert "--input-range 0,255" in str(caught[0].message)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        generate(model, x, y, methods="fgs")  # 0..255, the range it takes: no warning

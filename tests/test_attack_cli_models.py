@@ -150,3 +150,16 @@ def test_attack_help_shows_every_default(capsys):
     for default in ("(default: 4096)", "(default: 255.0)", "(default: fgs,fgv,hc-d-9)",
                     "(default: [0.0, 255.0])", "(default: auto)"):  # fmt: skip
         assert default in text, default
+
+
+def test_a_labels_csv_that_misses_an_image_names_it(tmp_path):
+    """The unlisted image was once left out without a word."""
+    from hardpos.cli.user_inputs import load_image_folder
+    from hardpos.errors import InputError
+
+    x, y = stripes(3, seed=4)
+    folder = png_folder(tmp_path / "pngs", np.round(x * 255).astype(np.uint8), y)
+    table = folder / "labels.csv"
+    table.write_text("".join(table.read_text().splitlines(keepends=True)[:3]))  # img002 gone
+    with pytest.raises(InputError, match=r"labels.csv lists no label for img002.png in "):
+        load_image_folder(folder, None)

@@ -248,3 +248,17 @@ def test_train_says_what_it_did_and_points_from_a_model_to_its_training_state(
                    "--out", str(tmp_path / "ft.pt"))  # fmt: skip
     assert f"--init {out} holds a model's weights, not a training state" in err
     assert f"--init {out}.ckpt" in err
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate", "attack"])
+def test_missing_mnist_names_the_commands_download_option(capsys, tmp_path, command, model):
+    """The message once said "set download: true", the workflow's config key."""
+    argv = {
+        "train": ["--out", str(tmp_path / "net.pt")],
+        "evaluate": ["--model", str(model)],
+        "attack": ["--model", str(model), "--out", str(tmp_path / "out")],
+    }[command]
+    empty = tmp_path / "no-mnist"
+    err = _refused(capsys, command, "--mnist-dir", str(empty), *argv, "--device", "cpu")
+    assert f"not found in {empty}" in err and "or add --download to fetch them" in err
+    assert "download: true" not in err

@@ -135,7 +135,7 @@ def test_evaluate_model_writes_the_error_counts_of_its_predictions(tmp_path):
                    heldout_table=tmp_path / "heldout.parquet", parent_net=1,
                    meta={"recipe": "FGS", "net": 1}, device="cpu")  # fmt: skip
     record = json.loads(out.read_text())
-    assert record["recipe"] == "FGS" and record["train_images"] == 7
+    assert record["recipe"] == "FGS" and record["added_images"] == 7  # as sidecars once said
     assert record["mnist_test"] == {"error": 3 / 20, "n": 20, "wrong": 3}
     assert record["heldout"] == {"error": 4 / 10, "n": 10, "wrong": 4}
     # net 1 rows: 0, 3, 6, 7 (flipped: 0, 3); others: 1, 2, 4, 5, 8, 9 (flipped: 4, 8)

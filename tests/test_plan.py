@@ -253,6 +253,38 @@ def test_make_plan_on_the_smoke_config_lists_every_rule(tmp_path):
     assert "On 2 CPU cores" in result.stdout and "With one CUDA device" in result.stdout
 
 
+@pytest.mark.skipif(
+    shutil.which("snakemake") is None and not SNAKEMAKE.exists(), reason="needs snakemake"
+)
+def test_make_plan_on_the_imagenet_config_without_its_tree_plans_and_says_so(tmp_path):
+    """It once stopped on Snakemake's MissingInputException for the ImageNet folder."""
+    snakemake = SNAKEMAKE if SNAKEMAKE.exists() else "snakemake"
+    absent = tmp_path / "imagenet"
+    result = subprocess.run(
+        [sys.executable, "-m", "hardpos.workflow.plan", "--cores", "2", "--snakemake",
+         str(snakemake), "--configfile", "config/imagenet.yaml", "--config",
+         f"results={tmp_path}/results", f"imagenet_dir={absent}"],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "MissingInputException" not in result.stdout + result.stderr
+    words = [line.split() for line in result.stdout.splitlines()]
+    rows = {w[0]: w[1] for w in words if len(w) > 2 and w[1].isdigit()}
+    assert rows["index_imagenet"] == "2" and rows["finetune"] == "1"
+    assert f"imagenet_dir {absent}: no such folder here; planned without it" in result.stdout
+    assert not absent.exists()
+
+
+def test_an_override_joins_the_overrides_already_given():
+    """A second --config option would replace the first one's values."""
+    args = ["-n", "--config", "threads=2", "--configfile", "a.yaml", "b.yaml", "--cores", "1"]
+    assert run_config.with_override(args, "imagenet_dir=/x") == [
+        "-n", "--cores", "1", "--configfile", "a.yaml", "b.yaml",
+        "--config", "threads=2", "imagenet_dir=/x",
+    ]  # fmt: skip
+
+
 def test_the_title_names_each_config_file_once():
     args = ["--configfile", "config/config.yaml", "config/paper-rows.yaml", "--config", "threads=2"]
     assert run_config.describe_configs(args) == (

@@ -311,7 +311,8 @@ def test_train_nets_writes_each_net_as_train_net_does(tmp_path):
     stacked_side, alone_side = read_sidecar(tmp_path / "b.pt"), read_sidecar(tmp_path / "alone.pt")
     assert stacked_side.keys() == alone_side.keys()
     assert stacked_side["seed"] == 4 and stacked_side["iterations"] == 8
-    assert stacked_side["train_images"] == 30 and stacked_side["rule"] == "test"
+    assert stacked_side["added_images"] == 30 and stacked_side["rule"] == "test"
+    assert stacked_side["train_images"] == len(images) + 30
     assert stacked_side["test"]["n"] == 40
     assert _max_difference(load_lenet(tmp_path / "b.pt"), load_lenet(tmp_path / "alone.pt")) < 1e-5
     solver_state = load_checkpoint(tmp_path / "b.solver", torch.device("cpu"))[0]

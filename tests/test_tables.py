@@ -338,3 +338,32 @@ def test_intervals_of_error_rates_are_clipped_to_what_a_rate_can_be(tmp_path):
     assert low < 0
     row = table.iloc[0]
     assert row["mnist_test_ci_low"] == 0.0 and row["mnist_test_ci_high"] == pytest.approx(high)
+
+
+def test_a_row_held_out_on_its_own_parents_adversarials_only_says_so(tmp_path):
+    """With one base net the held-out set is that net's adversarials alone: the row's
+    held-out error is its own parent's, not a mix (the InfiMNIST-style net has no parent)."""
+    none = {"error": float("nan"), "n": 0, "wrong": 0}
+    paths = [
+        _record(tmp_path / "base.json", "basic", 1, 0.01, 0.8, own=0.8),
+        _record(tmp_path / "fgs.json", "FGS", 1, 0.01, 0.3, own=0.3),
+        _record(tmp_path / "aug.json", "InfiMNIST-style (2,000)", 1, 0.01, 0.4),
+    ]
+    for path in paths[:2]:
+        record = json.loads(path.read_text())
+        path.write_text(json.dumps(record | {"heldout_other": none}))
+    record = json.loads(paths[2].read_text())
+    paths[2].write_text(json.dumps(record | {"heldout_own": none, "heldout_other": none}))
+    table = table1.table1(table1.load_evaluations(paths), recipe_order=["basic", "FGS"])
+    assert table["heldout_own_only"].tolist() == [True, True, False]
+    csv, md, tex = tmp_path / "t.csv", tmp_path / "t.md", tmp_path / "t.tex"
+    table1.write_table1(table, csv, md, tex)
+    rows = {line.split("|")[1].strip(): line for line in md.read_text().splitlines()[2:]}
+    assert "30.00% (own parent's only)" in rows["FGS"]
+    assert "own parent's only" not in rows["InfiMNIST-style (2,000)"]
+    assert "own parent's only: a run with one base net" in tex.read_text()
+    paper = tmp_path / "paper.yaml"
+    paper.write_text("rows:\n  - {paper: FGS, ours: FGS, mnist: 0.9, adversarial: 20.0}\n")
+    both = paper_comparison.side_by_side(table, paper)
+    paper_comparison.write_side_by_side(both, tmp_path / "b.csv", tmp_path / "b.md")
+    assert "30.00% (own parent's only)" in (tmp_path / "b.md").read_text()

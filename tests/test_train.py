@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -271,3 +272,36 @@ def test_biases_learn_at_twice_the_rate_in_train():
     torch.testing.assert_close(
         one.model.ip2.bias.detach().double(), -2 * 0.01 * g_bias, rtol=1e-4, atol=1e-8
     )
+
+
+def test_a_base_nets_sidecar_counts_the_images_it_trained_on(tmp_path):
+    """A base net's sidecar once said train_images: 0 (the count of added images); the
+    evaluation record and Table 1 still read the added count, from old records too."""
+    from hardpos.experiments.evaluation import evaluate_model
+    from hardpos.experiments.training_stages import train_net
+    from hardpos.files.datasets import save_dataset
+    from hardpos.files.sidecars import read_sidecar
+    from hardpos.report.table1 import load_evaluations, table1
+
+    save_dataset(tmp_path / "train.npz", *_toy_data(48))
+    save_dataset(tmp_path / "added.npz", *_toy_data(16, seed=3))
+    save_dataset(tmp_path / "test.npz", *_toy_data(20, seed=5))
+    common = dict(test_set=tmp_path / "test.npz", iterations=2, solver={"batch_size": 8},
+                  checkpoint_every=2, device="cpu")  # fmt: skip
+    for name, sets in (("base", ["train.npz"]), ("tuned", ["train.npz", "added.npz"])):
+        model = tmp_path / f"{name}.pt"
+        train_net(train_sets=[tmp_path / s for s in sets], seed=1, out_model=model,
+                  out_solver=tmp_path / f"{name}.solver", checkpoint=tmp_path / f"{name}.ckpt",
+                  **common)  # fmt: skip
+        evaluate_model(model=model, mnist_test=tmp_path / "test.npz", device="cpu",
+                       out=tmp_path / f"{name}.json", meta={"recipe": name})  # fmt: skip
+    base, tuned = read_sidecar(tmp_path / "base.pt"), read_sidecar(tmp_path / "tuned.pt")
+    assert (base["train_images"], base["added_images"]) == (48, 0)
+    assert (tuned["train_images"], tuned["added_images"]) == (64, 16)
+    record = json.loads((tmp_path / "tuned.json").read_text())
+    assert (record["train_images"], record["added_images"]) == (64, 16)
+    old = {"recipe": "old", "train_images": 7, "mnist_test": {"error": 0.5, "n": 2, "wrong": 1}}
+    (tmp_path / "old.json").write_text(json.dumps(old))  # added images, as records once said
+    paths = [tmp_path / f"{name}.json" for name in ("base", "tuned", "old")]
+    table = table1(load_evaluations(paths)).set_index("recipe")["added_images"]
+    assert table.to_dict() == {"base": 0, "tuned": 16, "old": 7}

@@ -146,6 +146,20 @@ def test_make_run_names_a_config_file_that_is_not_yaml(workdir):
     assert not (workdir / "results").exists()
 
 
+def test_the_reports_landing_page_names_the_config_files_that_ran(workdir):
+    """It once showed only the results folder, under the label "Config"."""
+    # -p ends --resources' list of values, so that the target is read as one
+    target = ("-p", "results/data/mnist-test.npz")
+    args = ("--configfile", "config/smoke.yaml", "--config", "device=cpu")
+    made = snakemake(workdir, *target, *args)
+    assert made.returncode == 0, made.stdout + made.stderr
+    report = snakemake(workdir, *target, *args, "--report", "report.html")
+    assert report.returncode == 0, report.stdout + report.stderr
+    page = (workdir / "report.html").read_text()
+    assert "This run's config: <tt" in page
+    assert "config/config.yaml + config/smoke.yaml" in page and "device=cpu" in page
+
+
 def test_lint_is_clean(workdir):
     run = subprocess.run(
         [str(SNAKEMAKE), "--lint"], cwd=workdir, capture_output=True, text=True, timeout=300

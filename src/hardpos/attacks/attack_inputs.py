@@ -15,6 +15,10 @@ from hardpos.errors import InputError
 
 # float pixels further than this from the 1/255 grid (in grey levels) are reported
 GRID_TOLERANCE = 1e-3
+# images the input checks run through the model
+PROBE = 64
+# the input ranges models are usually trained on, tried when most sources come out wrong
+USUAL_RANGES = ((0.0, 1.0), (0.0, 255.0), (-1.0, 1.0))
 
 
 @dataclass(frozen=True)
@@ -102,10 +106,19 @@ def pixel_values(images, low: float, high: float) -> np.ndarray | torch.Tensor:
     return as_pixels(images, low, high).x
 
 
-def class_labels(labels, n: int) -> torch.Tensor:
-    """``labels`` as int64 class ids, one per image, checked (:func:`generate`'s check)."""
+def class_labels(labels, n: int, *, shape: tuple[int, ...] = ()) -> torch.Tensor:
+    """``labels`` as int64 class ids, one per image, checked (:func:`generate`'s check).
+
+    ``shape``: the images' shape as given; a single image ``[C, H, W]`` with its one label
+    reads as C one-channel images, and the message says so instead of counting them."""
     y = torch.as_tensor(np.asarray(labels))
     if y.ndim != 1 or len(y) != n:
+        if len(shape) == 3 and y.numel() == 1:
+            raise InputError(
+                f"images of shape {shape} with one label: [N, H, W] reads them as {n} "
+                f"one-channel images; one image [C, H, W] needs its batch axis: [1, C, H, W] "
+                "(images[None])"
+            )
         raise InputError(
             f"labels must be one class id per image: {n} images but labels of shape "
             f"{tuple(y.shape)}"
@@ -121,10 +134,10 @@ def check_images_fit(model: PixelModel, x: np.ndarray | torch.Tensor) -> None:
     line naming the shape they have and the one expected, not a torch traceback."""
     if not len(x):
         return
-    one = x[:1] if isinstance(x, torch.Tensor) else torch.from_numpy(np.array(x[:1]))
+    one = x[:PROBE] if isinstance(x, torch.Tensor) else torch.from_numpy(np.array(x[:PROBE]))
     try:
         with torch.no_grad():
-            model.logits(one.to(model_device(model)))
+            out = model.logits(one.to(model_device(model)))
     except torch.OutOfMemoryError:
         raise
     except InputError:
@@ -140,3 +153,56 @@ def check_images_fit(model: PixelModel, x: np.ndarray | torch.Tensor) -> None:
             f"images of shape {shape} do not fit the model ({first}); expected [N, C, H, W] "
             f"(or [N, H, W] for one channel) with the channels and size the model takes{hint}"
         ) from None
+    if _probabilities(out):
+        warnings.warn(
+            "the model's outputs are non-negative and sum to 1 for each image: probabilities "
+            "(a softmax at its end), not the logits the attacks expect (hot/cold weighs the "
+            "logits; FGS/FGV's cross-entropy would take a softmax of the softmax, whose "
+            "gradient nearly vanishes): give the model without its final softmax",
+            stacklevel=4,
+        )
+
+
+def _probabilities(out: torch.Tensor) -> bool:
+    """Whether the outputs for the probe images look like a softmax's: non-negative, each
+    row summing to 1, and not the same row for every image (a model that ignores its input,
+    or a single image, tells nothing)."""
+    if len(out) < 2 or bool((out == out[:1]).all()) or not bool((out >= 0).all()):
+        return False
+    return float((out.sum(1) - 1).abs().max()) < 1e-4
+
+
+def warn_if_mostly_misclassified(
+    model: PixelModel, x: np.ndarray | torch.Tensor, y: torch.Tensor, misclassified: int
+) -> None:
+    """Say so when more than half of ten or more sources were misclassified before any
+    attack (they are not attacked), and which input range the model fares better with.
+
+    Why half: a model worth attacking is right on most images of its task (chance on 10
+    classes leaves 90% wrong), so most wrong points to inputs it does not expect (a
+    0..255 net given 0..1: every image near black) rather than to a poor model; fewer
+    than ten sources are too few to tell. The probe tries the usual ranges on the first
+    :data:`PROBE` sources."""
+    n = len(x)
+    if n < 10 or misclassified <= n / 2:
+        return
+    probe = x[:PROBE] if isinstance(x, torch.Tensor) else torch.from_numpy(np.array(x[:PROBE]))
+    probe, labels = probe.to(model_device(model)), y[:PROBE].to(model_device(model))
+    right = {}
+    for low, high in dict.fromkeys([(model.low, model.high), *USUAL_RANGES]):
+        with torch.no_grad():
+            guess = model.with_input_range(low, high).logits(probe).argmax(1)
+        right[(low, high)] = int((guess == labels).sum())
+    best = max(right, key=right.get)
+    hint = ""
+    if right[best] > right[(model.low, model.high)]:
+        given = ",".join(f"{v:g}" for v in best)
+        hint = (f" With input_range ({given}) it classifies {right[best]} of the first "
+                f"{len(probe)} correctly: give that range (--input-range {given}).")  # fmt: skip
+    warnings.warn(
+        f"{misclassified} of {n} source images are misclassified by the model before any "
+        f"attack and were not attacked: is input_range [{model.low:g}, {model.high:g}] "
+        f"(--input-range on the command line), and the mean and std if any, what the model "
+        f"takes?{hint}",
+        stacklevel=3,
+    )

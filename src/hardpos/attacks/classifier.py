@@ -11,6 +11,7 @@ normalisation the model gets ``p`` untouched.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -91,6 +92,16 @@ class PixelModel:
         self.identity = (self.low, self.high) == PIXEL_RANGE and mean is None and std is None
         self.device = device if device is not None else model_device(model)
         self.dtype = model_dtype(model)
+
+    def with_input_range(self, low: float, high: float) -> PixelModel:
+        """The same model fed pixel values mapped to ``[low, high]`` instead (a probe of
+        what the model expects; the normalisation stays)."""
+        other = copy.copy(self)
+        other.low, other.high = check_range((low, high))
+        other.identity = (
+            (other.low, other.high) == PIXEL_RANGE and self.mean is None and (self.std is None)
+        )
+        return other
 
     def model_input(self, pixels: torch.Tensor) -> torch.Tensor:
         """What the model is given for pixel values ``p``: range, then normalisation."""

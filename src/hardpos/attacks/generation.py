@@ -29,7 +29,13 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from hardpos.attacks.attack_inputs import Pixels, as_pixels, check_images_fit, class_labels
+from hardpos.attacks.attack_inputs import (
+    Pixels,
+    as_pixels,
+    check_images_fit,
+    class_labels,
+    warn_if_mostly_misclassified,
+)
 from hardpos.attacks.classifier import PixelModel, model_device, model_dtype
 from hardpos.attacks.directions import Directions, compute_directions
 from hardpos.attacks.factors import at_factors, factor_rows
@@ -163,6 +169,7 @@ def generate(
 def _assemble(run: _Run, pieces: list[_Piece]) -> AttackResult:
     """The chunks' pieces as one result, in the caller's dtype and range."""
     misclassified = np.concatenate([np.zeros(0, np.int64), *(p.misclassified for p in pieces)])
+    warn_if_mostly_misclassified(run.model, run.pixels.x, run.y, len(misclassified))
     if not any(len(p.table) for p in pieces):
         shape = tuple(run.pixels.x.shape[1:])
         empty = run.pixels.to_caller(np.zeros((0, *shape), dtype=np.uint8))
@@ -221,7 +228,7 @@ def _prepare(model, images, labels, options: AttackOptions) -> _Run:
     options.check_batches()
     low, high = options.range()
     pixels = as_pixels(images, low, high)
-    y = class_labels(labels, len(pixels.x))
+    y = class_labels(labels, len(pixels.x), shape=tuple(images.shape))
     if np.prod(pixels.x.shape[1:]) == 0:
         raise InputError(f"images have no pixels: shape {tuple(pixels.x.shape)}")
     dev = None
@@ -401,6 +408,7 @@ def generate_to_files(
         "%d sources: %d attacked, %d misclassified before the attack (not attacked)",
         len(run.pixels.x), len(run.pixels.x) - misclassified, misclassified,
     )  # fmt: skip
+    warn_if_mostly_misclassified(run.model, run.pixels.x, run.y, misclassified)
     for name, value in (columns or {}).items():
         table[name] = value
     save_table(out_table, table)

@@ -80,3 +80,16 @@ def writable_file(path: str | os.PathLike, *, option: str = "--out") -> Path:
         raise InputError(f"{option} {path}: is a folder; {option} names the file to write")
     writable_folder(path.parent if str(path.parent) else Path("."), option=f"{option}'s folder")
     return path
+
+
+def add_download_option(parser: argparse.ArgumentParser) -> None:
+    """``--download``, for each command that reads an MNIST folder."""
+    parser.add_argument(
+        "--download", action="store_true", help="fetch MNIST into --mnist-dir when it is absent"
+    )
+
+
+def download_options(args: argparse.Namespace) -> dict[str, object]:
+    """:func:`hardpos.mnist.idx.load_mnist`'s download arguments from the command line: a
+    missing MNIST folder's message then names ``--download``, not the workflow's key."""
+    return {"download": args.download, "download_hint": "add --download"}

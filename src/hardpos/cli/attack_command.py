@@ -25,7 +25,13 @@ import math
 from pathlib import Path
 
 from hardpos.attacks.options import DEFAULTS, check_factors
-from hardpos.cli.argument_checks import device_option, writable_file, writable_folder
+from hardpos.cli.argument_checks import (
+    add_download_option,
+    device_option,
+    download_options,
+    writable_file,
+    writable_folder,
+)
 from hardpos.errors import InputError
 from hardpos.experiments.attack_options import check_methods
 
@@ -70,6 +76,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--labels", help="CSV file,label for --images DIR (default DIR/labels.csv)")
     p.add_argument("--split", default="test", choices=["train", "test"], help="MNIST split")
+    add_download_option(p)
     p.add_argument(
         "--methods",
         default=",".join(DEFAULTS.methods),
@@ -111,7 +118,10 @@ def _images(args: argparse.Namespace):
     from hardpos.mnist.idx import load_mnist
 
     if args.mnist_dir:
-        return (*load_mnist(args.mnist_dir, args.split), f"{args.mnist_dir} ({args.split})")
+        images, labels = load_mnist(args.mnist_dir, args.split, **download_options(args))
+        return images, labels, f"{args.mnist_dir} ({args.split})"
+    if args.download:
+        raise InputError("--download fetches MNIST into --mnist-dir; --images needs no download")
     if Path(args.images).is_dir():
         return (*load_image_folder(args.images, args.labels), args.images)
     if args.labels:

@@ -8,7 +8,13 @@ from pathlib import Path
 
 import torch
 
-from hardpos.cli.argument_checks import device_option, positive_int, writable_file
+from hardpos.cli.argument_checks import (
+    add_download_option,
+    device_option,
+    download_options,
+    positive_int,
+    writable_file,
+)
 from hardpos.device import describe, pick_device
 from hardpos.errors import InputError
 from hardpos.metrics.classification import error_rate
@@ -23,7 +29,7 @@ log = logging.getLogger(__name__)
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("train", help="train Caffe's LeNet on MNIST with Caffe's solver")
     p.add_argument("--mnist-dir", required=True, help="folder with the four MNIST IDX files")
-    p.add_argument("--download", action="store_true", help="fetch MNIST when it is absent")
+    add_download_option(p)
     p.add_argument("--seed", type=int, default=0, help="initial weights and ordering")
     p.add_argument("--iterations", type=positive_int, default=10_000,
                    help="the iteration counter to train to (--init: from its count)")  # fmt: skip
@@ -46,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         _check_init(Path(args.init))
     device = pick_device(args.device)
     log.info("device: %s", describe(device))
-    images, labels = load_mnist(args.mnist_dir, "train", download=args.download)
+    images, labels = load_mnist(args.mnist_dir, "train", **download_options(args))
     solver = Solver(batch_size=args.batch_size, base_lr=args.base_lr)
     checkpoint = args.checkpoint or args.out + ".ckpt"
     if Path(checkpoint).is_file():
@@ -68,7 +74,14 @@ def run(args: argparse.Namespace) -> int:
     save_model(
         args.out,
         state.model,
-        {"seed": args.seed, "iterations": state.iteration, "test": metrics, "init": args.init},
+        {
+            "seed": args.seed,
+            "iterations": state.iteration,
+            "test": metrics,
+            "init": args.init,
+            "train_images": len(images),
+            "added_images": 0,
+        },
     )
     log.info("test error %.4f", metrics["error"])
     start = f"from {args.init}" if args.init else f"from seed {args.seed}"

@@ -110,6 +110,7 @@ def load_image_folder(folder: str | os.PathLike, labels_csv: str | os.PathLike |
         rows = list(csv.DictReader(handle))
     if not rows or not {"file", "label"} <= set(rows[0]):
         raise InputError(f"{table}: expected a header with columns file,label")
+    _check_every_image_listed(folder, table, rows)
     images, labels = [], []
     for line, row in enumerate(rows, start=2):
         path = folder / row["file"]
@@ -139,3 +140,20 @@ def load_image_folder(folder: str | os.PathLike, labels_csv: str | os.PathLike |
             )
         images.append(image)
     return np.stack(images), np.asarray(labels, dtype=np.int64)
+
+
+def _check_every_image_listed(folder: Path, table: Path, rows: list[dict]) -> None:
+    """An image in the folder that the CSV does not list would be left out unseen (a
+    dropped line, a renamed file): refuse, naming the files."""
+    listed = {(folder / row["file"]).resolve() for row in rows if row.get("file")}
+    unlisted = sorted(
+        path.name
+        for path in folder.iterdir()
+        if path.suffix.lower() in IMAGE_SUFFIXES and path.resolve() not in listed
+    )
+    if unlisted:
+        more = f" and {len(unlisted) - 5} more" if len(unlisted) > 5 else ""
+        raise InputError(
+            f"{table} lists no label for {', '.join(unlisted[:5])}{more} in {folder}: add a "
+            "file,label line for each image, or move the images not to attack elsewhere"
+        )

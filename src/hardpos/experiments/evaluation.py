@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,7 +13,7 @@ from hardpos.experiments.models import load_model
 from hardpos.files.atomic import write_json
 from hardpos.files.datasets import load_dataset
 from hardpos.files.parquet import load_table
-from hardpos.files.sidecars import sidecar_path
+from hardpos.files.sidecars import image_counts, read_sidecar
 from hardpos.imagenet.folders import read_index
 from hardpos.metrics.classification import predict, topk_errors
 
@@ -67,9 +65,7 @@ def evaluate_model(
     net = load_model(model, dev)
     images, labels = load_dataset(mnist_test)
     result: dict[str, Any] = {"model": str(model), **(meta or {})}
-    side = sidecar_path(model)
-    if side.is_file():
-        result["train_images"] = json.loads(side.read_text()).get("train_images", 0)
+    result.update(image_counts(read_sidecar(model)))
     result["mnist_test"] = _errors(predict(net, images, device=dev) != labels)
     log.info("%s: MNIST test error %.4f", model, result["mnist_test"]["error"])
     if heldout_set is not None:
@@ -95,8 +91,7 @@ def evaluate_classifier(
     dev = pick_device(device)
     errors = topk_errors(load_model(model, dev), read_index(index), batch_size=batch_size,
                          workers=workers, device=dev)  # fmt: skip
-    side = Path(str(model) + ".json")
-    added = json.loads(side.read_text()).get("train_images", 0) if side.is_file() else 0
+    counts = image_counts(read_sidecar(model))
     log.info("%s: top-1 error %.4f, top-5 error %.4f on %d crops",
              model, errors["top1"], errors["top5"], errors["n"])  # fmt: skip
-    write_json(out, {"model": str(model), **(meta or {}), "train_images": added, **errors})
+    write_json(out, {"model": str(model), **(meta or {}), **counts, **errors})

@@ -19,7 +19,9 @@ log = logging.getLogger(__name__)
 
 def prepare_mnist(mnist_dir: str, split: str, *, download: bool, out: str | os.PathLike) -> None:
     """Read and check one MNIST split and save it as one .npz for the rest of the workflow."""
-    images, labels = load_mnist(mnist_dir, split, download=download)
+    images, labels = load_mnist(
+        mnist_dir, split, download=download, download_hint="set the config key download: true"
+    )
     log.info("MNIST %s: %d images from %s", split, len(images), mnist_dir)
     save_dataset(out, images, labels)
 

@@ -87,8 +87,8 @@ def train_net(
     )
     test_images, test_labels = load_dataset(test_set)
     _save_lenet(
-        state, seed, n_extra, test_images, test_labels, out_model, out_solver, dev, meta,
-        objective=objective,
+        state, seed, len(images), n_extra, test_images, test_labels, out_model, out_solver, dev,
+        meta, objective=objective,
     )  # fmt: skip
 
 
@@ -141,7 +141,8 @@ def train_nets(
     )
     test_images, test_labels = load_dataset(test_set)
     for seed, state, model, solver_out in zip(seeds, states, out_models, out_solvers, strict=True):
-        _save_lenet(state, seed, n_extra, test_images, test_labels, model, solver_out, dev, meta)
+        _save_lenet(state, seed, len(images), n_extra, test_images, test_labels, model,
+                    solver_out, dev, meta)  # fmt: skip
 
 
 def _lenet_training_set(train_sets) -> tuple[np.ndarray, np.ndarray, int]:
@@ -161,14 +162,16 @@ def _lenet_training_set(train_sets) -> tuple[np.ndarray, np.ndarray, int]:
 
 
 def _save_lenet(
-    state, seed, n_extra, test_images, test_labels, out_model, out_solver, dev, meta,
+    state, seed, n_images, n_extra, test_images, test_labels, out_model, out_solver, dev, meta,
     objective=None,
 ):  # fmt: skip
-    """A trained LeNet's solver state, and its model file with the test error in the sidecar."""
+    """A trained LeNet's solver state, and its model file with the test error and the
+    ``n_images`` it trained on (``n_extra`` of them added) in the sidecar."""
     save_checkpoint(out_solver, state, {"seed": seed, "input_scale": state.model.input_scale})
     metrics = error_rate(state.model, test_images, test_labels, device=dev)
     log.info("seed %d: MNIST test error %.4f", seed, metrics["error"])
-    info = {"seed": seed, "iterations": state.iteration, "train_images": int(n_extra)}
+    info = {"seed": seed, "iterations": state.iteration, "train_images": int(n_images),
+            "added_images": int(n_extra)}  # fmt: skip
     if objective is not None:
         info["objective"] = dict(objective)
     save_model(out_model, state.model, {**info, "test": metrics, **(meta or {})})
@@ -215,7 +218,8 @@ def finetune_classifier(
     )  # fmt: skip
     side = Path(str(init) + ".json")
     base = json.loads(side.read_text()) if side.is_file() else {}
-    info = {"seed": seed, "iterations": iterations, "train_images": int(len(images))}
+    info = {"seed": seed, "iterations": iterations,
+            "train_images": len(index) + len(images), "added_images": len(images)}  # fmt: skip
     save_classifier(out_model, model.cpu(), {**base, **info, "init": str(init), **(meta or {})})
     with atomic_path(out_solver) as tmp:
         shutil.copyfile(checkpoint, tmp)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,3 +29,19 @@ def read_sidecar(path: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(record, dict):
         raise ModelError(f"{side}: a sidecar must hold a JSON object, not {type(record).__name__}")
     return record
+
+
+def image_counts(record: Mapping[str, Any]) -> dict[str, int]:
+    """The training images a model's sidecar (or its evaluation record) counts:
+    ``added_images``, those beyond the original set (Table 1's "Added images"), and where
+    recorded ``train_images``, every image it trained on (a base net: the 60,000).
+
+    Records written before ``added_images`` existed held the added count under
+    ``train_images`` (a base net's said 0); such a count is read as the added one.
+    """
+    if "added_images" not in record:
+        return {"added_images": int(record.get("train_images") or 0)}
+    return {
+        "train_images": int(record["train_images"]),
+        "added_images": int(record["added_images"]),
+    }

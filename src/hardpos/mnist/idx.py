@@ -82,14 +82,19 @@ def _download(root: Path) -> None:
 
 
 def load_mnist(
-    root: str | os.PathLike, split: str = "train", *, download: bool = False
+    root: str | os.PathLike,
+    split: str = "train",
+    *,
+    download: bool = False,
+    download_hint: str = "pass download=True",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Load an MNIST split as ``(images, labels)``.
 
     ``images`` is uint8 ``[N, 28, 28]``, ``labels`` int64 ``[N]`` with values 0..9.
     ``root`` holds the four IDX files (gzip or raw). When they are absent and
     ``download`` is true they are fetched through torchvision; otherwise the error says
-    where to put them.
+    where to put them, or ``download_hint``: how the caller asks for the download (the
+    workflow's config key, the command line's option).
     """
     if split not in MNIST_FILES:
         raise DataError(f"unknown MNIST split {split!r}: expected 'train' or 'test'")
@@ -104,7 +109,7 @@ def load_mnist(
         raise DataError(
             f"MNIST file {missing}(.gz) not found in {root}: put the four IDX files "
             "(train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, "
-            "t10k-labels-idx1-ubyte.gz) there, or set download: true to fetch them"
+            f"t10k-labels-idx1-ubyte.gz) there, or {download_hint} to fetch them"
         )
     images = read_idx(paths[0], ndim=3)
     labels = read_idx(paths[1], ndim=1)

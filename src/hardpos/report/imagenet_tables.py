@@ -22,6 +22,7 @@ import pandas as pd  # noqa: E402
 from hardpos.errors import DataError  # noqa: E402
 from hardpos.experiments.recipes import type_names  # noqa: E402
 from hardpos.files.atomic import write_text  # noqa: E402
+from hardpos.files.sidecars import image_counts  # noqa: E402
 from hardpos.report.figures import _save  # noqa: E402
 
 # Section 5.3: BVLC-GoogLeNet fine-tuned with ~250K HC-1..HC-20 hard positives (PASS >
@@ -42,7 +43,8 @@ def section53_table(records: Sequence[dict]) -> pd.DataFrame:
     """One row per evaluated network (ours), then the paper's rows.
 
     ``records`` are evaluation JSONs with ``recipe`` (``basic`` for a base network),
-    ``net``, ``order``, ``train_images`` and ``top1`` / ``top5`` error fractions.
+    ``net``, ``order``, ``added_images`` (older records: ``train_images``) and ``top1`` /
+    ``top5`` error fractions.
     """
     frame = pd.DataFrame(records)
     missing = {"recipe", "net", "top1", "top5"} - set(frame.columns)
@@ -56,7 +58,7 @@ def section53_table(records: Sequence[dict]) -> pd.DataFrame:
             "network": r["net"],
             "recipe": r["recipe"],
             "order": r.get("order"),
-            "added_images": int(r.get("train_images", 0) or 0),
+            "added_images": image_counts(r.dropna())["added_images"],
             "top1": 100.0 * r["top1"],
             "top5": 100.0 * r["top5"],
             "n": int(r.get("n", 0)),

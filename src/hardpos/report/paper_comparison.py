@@ -18,6 +18,7 @@ from hardpos.report.table_cells import (
     format_p,
     interval_cells,
     markdown_table,
+    own_only_cells,
     robustness_cells,
     robustness_keys,
     value_cells,
@@ -118,6 +119,7 @@ def _pair(paper_row: pd.Series | None, our_row: pd.Series | None) -> dict:
         "ours_heldout_vs_basic_p": get(our_row, "heldout_vs_basic_p"),
         "ours_heldout_own": get(our_row, "heldout_own_mean"),
         "ours_heldout_other": get(our_row, "heldout_other_mean"),
+        "ours_heldout_own_only": our_row is not None and bool(our_row.get("heldout_own_only")),
         **{
             f"ours_{key}": get(our_row, key)
             for key in ([] if our_row is None else our_row.index)
@@ -146,7 +148,9 @@ def write_side_by_side(both: pd.DataFrame, csv: str | os.PathLike, md: str | os.
             "vs basic (ours)": _p_cells(both["ours_mnist_vs_basic_p"]),
             "vs clean (ours)": _p_cells(both["ours_mnist_vs_clean_p"]),
             "Adversarial (paper)": value_cells(both["paper_adversarial"], None, 2),
-            "Held-out (ours)": value_cells(both["ours_heldout"], None, 2),
+            "Held-out (ours)": own_only_cells(
+                value_cells(both["ours_heldout"], None, 2), both["ours_heldout_own_only"]
+            ),
             "Held-out vs clean (ours)": _p_cells(both["ours_heldout_vs_clean_p"]),
             "own / other parent (ours)": [
                 f"{a} / {b}"

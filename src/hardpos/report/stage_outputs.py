@@ -228,7 +228,9 @@ HTML_TABLES = (
      "of each row (Networks). MNIST: the 10,000 test images. Held-out adversarial: the "
      "held-out set made on the base nets from the test images; own parent's / other nets': "
      "only the held-out images made on the model's own parent base net / on the other base "
-     "nets (means). Added images: adversarials added to the 60,000 training images."),
+     "nets (means); \"own parent's only\": a run with one base net, whose held-out set "
+     "holds only that net's adversarials. Added images: adversarials added to the 60,000 "
+     "training images."),
     ("vs_paper_html", "vs_paper_md", "Table 1 beside the paper",
      "Errors in percent. MNIST: mean ± sample standard deviation over the row's networks "
      "(the paper's over 9 networks, 3 for the basic LeNet and InfiMNIST). The paper's "

@@ -28,11 +28,13 @@ import pandas as pd
 from hardpos.errors import DataError
 from hardpos.files.atomic import write_text
 from hardpos.files.json_records import read_json_record
+from hardpos.files.sidecars import image_counts
 from hardpos.report.statistics import CONFIDENCE, Welch, paired_test, t_interval, welch_test
 from hardpos.report.table_cells import (
     interval_cells,
     latex_table,
     markdown_table,
+    own_only_cells,
     robustness_cells,
     robustness_keys,
     test_cells,
@@ -105,7 +107,7 @@ def load_evaluations(
             "recipe": record["recipe"],
             "net": record.get("net"),
             "order": record.get("order"),
-            "train_images": int(record.get("train_images", 0)),
+            "added_images": image_counts(record)["added_images"],
         }
         row.update({key: _percent(record, key) for key in ERROR_SETS})
         for name, entry in record.get("heldout_by_type", {}).items():
@@ -147,7 +149,7 @@ def table1(
         row = {
             "recipe": recipe,
             "networks": len(group),
-            "added_images": int(round(group["train_images"].mean())),
+            "added_images": int(round(group["added_images"].mean())),
         }
         for key in (*ERROR_SETS, *robustness_keys(evals.columns)):
             values = group[key].dropna()
@@ -157,6 +159,7 @@ def table1(
             if key in PERCENT_KEYS or key.startswith("robust_"):  # a rate lies in [0, 100]
                 low, high = max(low, 0.0), min(high, 100.0)  # (NaN stays NaN)
             row[f"{key}_ci_low"], row[f"{key}_ci_high"] = low, high
+        row["heldout_own_only"] = own_parents_only(group)
         for key in TESTED_SETS:
             for label, control in controls.items():
                 reference = evals.loc[evals["recipe"] == control, key]
@@ -179,6 +182,13 @@ def table1(
     return pd.DataFrame(rows)
 
 
+def own_parents_only(group: pd.DataFrame) -> bool:
+    """Whether the held-out images these networks were tested on were all made on their own
+    parent net: a run with one base net has no other net's adversarials, so its held-out
+    error is the own-parent error, which a fine-tuned net lowers most (the tables say so)."""
+    return bool(group["heldout_own"].notna().any() and group["heldout_other"].isna().all())
+
+
 def _display(table: pd.DataFrame) -> pd.DataFrame:
     """The human-readable Table 1: one formatted string per cell."""
     columns = {
@@ -189,6 +199,8 @@ def _display(table: pd.DataFrame) -> pd.DataFrame:
     for key, name, digits in (("mnist_test", "MNIST", 3), ("heldout", "Held-out", 2)):
         title = "Held-out adversarial" if key == "heldout" else name
         columns[title] = value_cells(table[f"{key}_mean"], table[f"{key}_std"], digits)
+        if key == "heldout":
+            columns[title] = own_only_cells(columns[title], table["heldout_own_only"])
         columns[f"{name} 95% CI"] = interval_cells(
             table[f"{key}_ci_low"], table[f"{key}_ci_high"], digits
         )
@@ -223,7 +235,8 @@ def write_table1(
         "means in points and Welch's two-sided t-test (* p $<$ 0.05, n.s. not different "
         "at that level, uncorrected for the number of tests; -- fewer than 2 networks); "
         "vs clean, paired: the mean difference from the clean net with the same parent and "
-        "ordering, and the paired t-test over those pairs."
+        "ordering, and the paired t-test over those pairs; own parent's only: a run with "
+        "one base net, whose held-out set holds only the parent net's adversarials."
     )
     write_text(tex, latex_table(shown, caption))
 

@@ -16,6 +16,15 @@ def robustness_keys(columns: Sequence[str]) -> list[str]:
     return [c for c in columns if c.startswith("robust_") or c in ("min_l2", "min_linf")]
 
 
+OWN_ONLY = " (own parent's only)"
+
+
+def own_only_cells(cells: list[str], own_only: pd.Series) -> list[str]:
+    """``cells`` with :data:`OWN_ONLY` after those of a row held-out on its own parent's
+    adversarials alone (:func:`hardpos.report.table1.own_parents_only`)."""
+    return [c + OWN_ONLY if flag else c for c, flag in zip(cells, own_only, strict=True)]
+
+
 def _mean_std(mean: float, std: float, digits: int) -> str:
     if np.isnan(mean):
         return "–"

@@ -12,17 +12,25 @@ from hardpos.files.atomic import atomic_path
 
 _LINES = ("-", "--", ":")
 _MARKERS = "os^Dv<>ph*"
+# after matplotlib's ten: the named colours farthest (CIELAB) from those ten and from each
+# other, picked greedily among CSS4 colours of lightness 15..75 (visible on white); every
+# pair of the 20 lies at least 27 units apart, about as far as tab10's own closest pair
+_MORE_COLOURS = (
+    "#0000FF", "#FF00FF", "#FFA07A", "#4B0082", "#556B2F",
+    "#FF1493", "#8A2BE2", "#8FBC8F", "#B8860B", "#1E90FF",
+)  # fmt: skip
 
 
 def line_styles(n: int) -> list[tuple[tuple[float, float, float], str, str]]:
-    """(colour, line style, marker) of ``n`` lines, no two alike: the ten colours with
-    solid lines, then dashed, then dotted, each with its own marker, so that a config's 17
-    recipes stay apart (one colour cycle alone would give two rows the same line)."""
-    from matplotlib import colormaps
+    """(colour, line style, marker) of ``n`` lines, no two alike: a colour of its own for
+    each of the first 20 (tab10, then :data:`_MORE_COLOURS`), so that a config's 17 recipes
+    differ by colour alone (tab10 alone gave the 1st and 11th recipe one blue); solid lines,
+    then dashed, then dotted by tens, each with its own marker, for the rest and for print."""
+    from matplotlib import colormaps, colors
 
-    colours = colormaps["tab10"].colors  # ten RGB tuples
+    palette = [*colormaps["tab10"].colors, *(colors.to_rgb(c) for c in _MORE_COLOURS)]
     return [
-        (colours[i % 10], _LINES[(i // 10) % len(_LINES)], _MARKERS[(i + i // 10) % 10])
+        (palette[i % len(palette)], _LINES[(i // 10) % len(_LINES)], _MARKERS[(i + i // 10) % 10])
         for i in range(n)
     ]
 

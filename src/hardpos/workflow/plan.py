@@ -20,9 +20,11 @@ import argparse
 import os
 import shutil
 import sys
+import tempfile
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hardpos.errors import HardposError
@@ -34,6 +36,7 @@ from hardpos.workflow.run_config import (
     ConfigFileError,
     describe_configs,
     load_config,
+    with_override,
     without_configfiles,
 )
 from hardpos.workflow.schedule import schedule
@@ -63,6 +66,7 @@ class Plan:
     gpu_wall_hours: float  # with one CUDA device and the cores for the rest
     has_gpu: bool
     load: float = 0.0  # the machine's load average when planned (other work)
+    notes: list[str] = field(default_factory=list)  # what the estimate assumed, said last
 
     @property
     def loaded_wall_hours(self) -> float:
@@ -215,6 +219,7 @@ def format_plan(plan: Plan, *, title: str) -> str:
             f"No cost model for {unmodelled}: their times are job start-up only (the ImageNet "
             "stages: see the README's GPU table)."
         )
+    lines += plan.notes
     return "\n".join(lines)
 
 
@@ -230,11 +235,35 @@ def plan_for(
 ) -> Plan:
     """Dry-run the workflow with ``args`` and plan it."""
     config = load_config(args)
-    jobs = parse_dry_run(dry_run(snakemake, args, cores=cores, forceall=forceall))
+    with _imagenet_stand_in(config, args) as (args, notes):
+        jobs = parse_dry_run(dry_run(snakemake, args, cores=cores, forceall=forceall))
     if not jobs:
         raise PlanError("plan: the dry run lists no job")
     slots = 2 if not has_gpu else int(config.get("gpus", {}).get("slots", 1))
-    return make_plan(jobs, config, cores=cores, gpu_slots=slots, has_gpu=has_gpu)
+    plan = make_plan(jobs, config, cores=cores, gpu_slots=slots, has_gpu=has_gpu)
+    plan.notes += notes
+    return plan
+
+
+@contextmanager
+def _imagenet_stand_in(config: Mapping, args: Sequence[str]) -> Iterator[tuple[list, list]]:
+    """``args`` for the dry run, and a note: an ImageNet config whose ``imagenet_dir`` is
+    not here is planned with an empty folder in its place. The jobs do not depend on the
+    tree's content (the config fixes the images per class), so the plan of a run meant for
+    another machine is made here; Snakemake would stop on the missing input instead."""
+    folder = str(config.get("imagenet_dir", ""))
+    synthetic = (config.get("imagenet") or {}).get("synthetic")
+    if config.get("dataset") != "imagenet" or synthetic or Path(folder).is_dir():
+        yield list(args), []
+        return
+    with tempfile.TemporaryDirectory(prefix="hardpos-plan-imagenet-") as empty:
+        yield (
+            with_override(args, f"imagenet_dir={empty}"),
+            [
+                f"imagenet_dir {folder}: no such folder here; planned without it (a run needs "
+                "the ImageNet tree there: --config imagenet_dir=DIR)."
+            ],
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -87,16 +87,61 @@ def load_config(
 def describe_configs(args: Sequence[str]) -> str:
     """The config files (and overrides) a run with these arguments reads, for titles."""
     files, overrides = split_snakemake_args(args)
+    return describe_config_files(files, overrides)
+
+
+def describe_config_files(
+    files: Sequence[str | os.PathLike], overrides: Sequence[str] = (), *, workdir: str = "."
+) -> str:
+    """``config/config.yaml + config/smoke.yaml (--config device=cpu)``: the files a run
+    reads in order, as paths relative to ``workdir`` where they lie under it."""
+    here = Path(workdir).absolute()
+    named = []
+    for path in files:
+        full = Path(path).absolute()
+        named.append(str(full.relative_to(here)) if full.is_relative_to(here) else str(path))
     # the Snakefile reads config/config.yaml first whatever --configfile says; once is enough
-    text = " + ".join(dict.fromkeys(["config/config.yaml", *files]))
+    text = " + ".join(dict.fromkeys(["config/config.yaml", *named]))
     return text + (f" (--config {' '.join(overrides)})" if overrides else "")
 
 
+class RunConfig(dict):
+    """The config a workflow run sees, with ``described``: the config files and overrides
+    it was made of (:func:`describe_config_files`), which the report's landing page names.
+
+    The description is an attribute, not a key, so the config validated, recorded and
+    published stays the same; pickled (Snakemake's scripts) or copied it is a plain dict.
+    """
+
+    def __init__(
+        self, config: Mapping, *, files: Sequence[str | os.PathLike], overrides: Mapping
+    ) -> None:
+        super().__init__(config)
+        items = [f"{key}={value}" for key, value in overrides.items()]
+        self.described = describe_config_files(files, items)
+
+    def __reduce__(self):
+        return dict, (dict(self),)
+
+
 def without_configfiles(args: Sequence[str]) -> list[str]:
+    return _without_options(args, ("--configfile", "--configfiles"))
+
+
+def with_override(args: Sequence[str], item: str) -> list[str]:
+    """``args`` with ``--config item`` added to the overrides they give: a second
+    ``--config`` option would replace the first, so all of them go in one."""
+    files, overrides = split_snakemake_args(args)
+    rest = _without_options(args, ("--configfile", "--configfiles", "--config", "-C"))
+    return [*rest, *(["--configfile", *files] if files else []), "--config", *overrides, item]
+
+
+def _without_options(args: Sequence[str], names: Sequence[str]) -> list[str]:
+    """``args`` less the options ``names`` and the values each takes."""
     out: list[str] = []
     skipping = False
     for arg in args:
-        if arg.split("=")[0] in ("--configfile", "--configfiles"):
+        if arg.split("=")[0] in names:
             skipping = "=" not in arg
             continue
         if skipping and not arg.startswith("-"):
