@@ -149,3 +149,89 @@ def test_no_module_spells_a_results_sub_folder_as_a_path_of_its_own():
             ):
                 found.append(f"{path.relative_to(SRC)}:{node.lineno}: {node.value!r}")
     assert not found, "results sub-folders spelled outside run_folders:\n" + "\n".join(found)
+
+
+# third-party packages heavy enough that a module may import them inside a function, to
+# keep its own import (the DAG, ``hardpos --help``) light, or that are optional
+HEAVY = {"torch", "torchvision", "cv2", "matplotlib", "adv_lib", "PIL", "scipy", "pandas",
+         "skimage", "tqdm"}  # fmt: skip
+
+
+def _module_file(name: str) -> Path | None:
+    base = SRC.parent / name.replace(".", "/")
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+def _lazy_exports(package: str) -> dict[str, str]:
+    """A package's ``_EXPORTS`` (name -> module), read from its source."""
+    path = _module_file(package)
+    if path is None or path.name != "__init__.py":
+        return {}
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "_EXPORTS":
+            return ast.literal_eval(node.value)
+    return {}
+
+
+def _loaded_by(node: ast.Import | ast.ImportFrom) -> set[str]:
+    """The modules an import statement loads: every package on the dotted path, the
+    submodules it names, and the modules behind lazily exported names."""
+    if isinstance(node, ast.Import):
+        targets = [alias.name for alias in node.names]
+    else:
+        targets = [node.module or ""]
+        for alias in node.names:
+            sub = f"{node.module}.{alias.name}"
+            if _module_file(sub):
+                targets.append(sub)
+            elif alias.name in _lazy_exports(node.module or ""):
+                targets.append(_lazy_exports(node.module)[alias.name])
+    parts = {".".join(t.split(".")[: i + 1]) for t in targets for i in range(t.count(".") + 1)}
+    return {p for p in parts if p}
+
+
+def _closure(modules: set[str], cache: dict[str, set[str]]) -> set[str]:
+    """Everything importing ``modules`` loads, by their module-level imports."""
+    seen, todo = set(), list(modules)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        if name not in cache:
+            path = _module_file(name) if name.startswith("hardpos") else None
+            body = ast.parse(path.read_text()).body if path else []
+            cache[name] = set().union(
+                *(_loaded_by(n) for n in body if isinstance(n, ast.Import | ast.ImportFrom))
+            )
+        todo += cache[name]
+    return seen
+
+
+def test_imports_inside_functions_are_there_for_a_reason():
+    """An import inside a function must keep its module light (it loads a heavy or optional
+    package the module does not load already) or break an import cycle; any other belongs
+    at the top, where a reader looks for what a module uses."""
+    cache: dict[str, set[str]] = {}
+    needless = []
+    for path in library_files():
+        name = ".".join(path.relative_to(SRC.parent).with_suffix("").parts)
+        name = name.removesuffix(".__init__")
+        tree = ast.parse(path.read_text())
+        mine = _closure({name}, cache)
+        for func in ast.walk(tree):
+            if not isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(func):
+                if not isinstance(node, ast.Import | ast.ImportFrom):
+                    continue
+                theirs = _closure(_loaded_by(node), cache)
+                heavier = {m.split(".")[0] for m in theirs - mine} & HEAVY
+                if not heavier and name not in theirs:
+                    needless.append(f"{path.relative_to(SRC)}:{node.lineno} in {func.name}")
+    assert not needless, "imports inside functions that could be at the top:\n" + "\n".join(
+        needless
+    )

@@ -32,8 +32,12 @@ from hardpos.cli.argument_checks import (
     writable_file,
     writable_folder,
 )
+from hardpos.cli.user_inputs import load_image_folder, load_user_model
 from hardpos.errors import InputError
 from hardpos.experiments.attack_options import check_methods
+from hardpos.files.atomic import atomic_path
+from hardpos.files.datasets import load_dataset
+from hardpos.mnist.idx import load_mnist
 
 log = logging.getLogger(__name__)
 
@@ -113,10 +117,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _images(args: argparse.Namespace):
-    from hardpos.cli.user_inputs import load_image_folder
-    from hardpos.files.datasets import load_dataset
-    from hardpos.mnist.idx import load_mnist
-
     if args.mnist_dir:
         images, labels = load_mnist(args.mnist_dir, args.split, **download_options(args))
         return images, labels, f"{args.mnist_dir} ({args.split})"
@@ -133,7 +133,6 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from hardpos.attacks import generate_to_files, summarize
-    from hardpos.cli.user_inputs import load_user_model
     from hardpos.device import pick_device
 
     if args.threads:
@@ -176,8 +175,6 @@ def run(args: argparse.Namespace) -> int:
         progress={"auto": None, "on": True, "off": False}[args.progress],
     )
     if args.csv:
-        from hardpos.files.atomic import atomic_path
-
         with atomic_path(args.csv) as tmp:
             table.to_csv(tmp, index=False)
     attacked = int(table["source"].nunique())

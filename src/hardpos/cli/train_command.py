@@ -17,6 +17,7 @@ from hardpos.cli.argument_checks import (
 )
 from hardpos.device import describe, pick_device
 from hardpos.errors import InputError
+from hardpos.files.weights import read_weights
 from hardpos.metrics.classification import error_rate
 from hardpos.mnist.idx import load_mnist
 from hardpos.mnist.lenet import save_model
@@ -94,8 +95,6 @@ def run(args: argparse.Namespace) -> int:
 def _check_init(path: Path) -> None:
     """``--init`` takes a training state (weights, momentum, iteration): a model file
     alone would restart the solver; point to the state file beside it."""
-    from hardpos.files.weights import read_weights
-
     state = read_weights(path)
     if isinstance(state, dict) and "model" in state:
         return

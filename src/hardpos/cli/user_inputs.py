@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from hardpos.errors import InputError
+from hardpos.files.checksums import verify_if_zip
+from hardpos.files.sidecars import sidecar_path
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
@@ -31,7 +33,6 @@ def load_user_model(spec: str, weights: str | None, device):
         return _from_factory(spec, weights, device)
     if not path.is_file():
         raise InputError(f"--model {spec}: no such file (or give package.module:factory)")
-    from hardpos.files.sidecars import sidecar_path
 
     if not sidecar_path(path).is_file():
         try:
@@ -73,7 +74,6 @@ def _from_factory(spec: str, weights: str | None, device):
     if weights is not None:
         if not Path(weights).is_file():
             raise InputError(f"--weights {weights}: no such file")
-        from hardpos.files.checksums import verify_if_zip
 
         verify_if_zip(weights, error=InputError)  # torch.load reads damaged bytes silently
         try:

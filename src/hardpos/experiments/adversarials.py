@@ -8,6 +8,7 @@ import os
 
 import numpy as np
 
+from hardpos.attacks import generate_to_files
 from hardpos.device import describe, pick_device
 from hardpos.errors import InputError
 from hardpos.experiments.models import load_model
@@ -82,8 +83,6 @@ def generate_adversarials(
     base net. The split is memory-mapped and the images are written as they are made,
     ``batch_size`` (image, direction) pairs at a time, so memory does not grow with it.
     """
-    from hardpos.attacks import generate_to_files
-
     dev = pick_device(device)
     log.info("device: %s", describe(dev))
     images, labels = load_dataset(dataset)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from hardpos.attacks.methods import parse_methods
 from hardpos.attacks.options import check_factors
 from hardpos.errors import InputError
 
@@ -38,8 +39,6 @@ def check_methods(
 ) -> list[Direction]:
     """The directions ``methods`` names (:func:`parse_methods`), each hot rank allowed by
     ``classes`` when it is known."""
-    from hardpos.attacks.methods import parse_methods  # hardpos.attacks loads torch
-
     try:
         directions = parse_methods(methods)
     except InputError as exc:

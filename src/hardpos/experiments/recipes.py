@@ -22,6 +22,7 @@ import pandas as pd
 
 from hardpos.attacks.methods import FAMILIES, RANKED, method_argument  # noqa: F401 (re-export)
 from hardpos.errors import InputError
+from hardpos.training.adversarial_objectives import objective_from_recipe
 
 # training objectives made on the fly from each batch (no generated images), and the
 # recipe keys each takes (hardpos.training.adversarial_objectives; budgets on [0, 1])
@@ -142,8 +143,6 @@ def _frontier_grid(
 
 def _objective_recipe(name: str, method: str, entry: dict) -> Recipe:
     """An fgs-objective or pgd-at recipe, its settings checked by building the objective."""
-    from hardpos.training.adversarial_objectives import objective_from_recipe
-
     keys = OBJECTIVES[method]
     if set(entry) - set(keys):
         allowed = ", ".join(("name", "method", *keys))

@@ -22,6 +22,7 @@ from hardpos.imagenet.classifiers import save_classifier
 from hardpos.imagenet.folders import CropDataset, read_index
 from hardpos.metrics.classification import error_rate
 from hardpos.mnist.lenet import save_model
+from hardpos.training.adversarial_objectives import objective_from_recipe
 from hardpos.training.checkpoints import save_checkpoint
 from hardpos.training.classifier_finetuning import finetune
 from hardpos.training.lenet_training import train
@@ -226,8 +227,6 @@ def finetune_classifier(
 
 
 def _objective(spec: dict[str, Any] | None):
-    from hardpos.training.adversarial_objectives import objective_from_recipe
-
     if spec is None:
         return None
     settings = dict(spec)

@@ -54,6 +54,8 @@ import cv2
 import numpy as np
 
 from hardpos.errors import InputError
+from hardpos.files.datasets import load_dataset
+from hardpos.files.images import image_writer
 
 log = logging.getLogger(__name__)
 
@@ -346,9 +348,6 @@ def generate_to_file(
     images are generated ``chunk`` at a time by :func:`infimnist_style` (the result does
     not depend on ``chunk``) and written as they are made (one chunk in memory), atomically.
     """
-    from hardpos.files.datasets import load_dataset
-    from hardpos.files.images import image_writer
-
     _check_count("count", count, 0)
     _check_count("chunk", chunk, 1)
     _magnitudes(options)

@@ -19,6 +19,12 @@ from hardpos.files.images import ImageStack
 from hardpos.files.parquet import load_table
 from hardpos.files.run_folders import RecordFolders
 from hardpos.report import figures, paper_comparison, table1
+from hardpos.report.imagenet_tables import (
+    figure3,
+    pick_gallery_image,
+    section53_table,
+    write_section53,
+)
 
 log = logging.getLogger(__name__)
 
@@ -136,8 +142,6 @@ def write_imagenet_table(
     *, evaluations: Sequence[str | os.PathLike], out_csv: str, out_md: str
 ) -> None:
     """The section 5.3 table: top-1/top-5 error per network and the change per added image."""
-    from hardpos.report.imagenet_tables import section53_table, write_section53
-
     records = [json.loads(Path(path).read_text()) for path in evaluations]
     write_section53(section53_table(records), out_csv, out_md)
 
@@ -151,8 +155,6 @@ def write_figure3(
     out_pdf: str,
 ) -> None:
     """Figure 3: one crop per network with its FGS, FGV, HC-1 and HC-13 adversarials."""
-    from hardpos.report.imagenet_tables import figure3, pick_gallery_image
-
     panels = []
     for net, pairs in generated.items():
         images = ImageStack([path for path, _ in pairs])  # memory-mapped, not concatenated

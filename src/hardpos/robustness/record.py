@@ -15,9 +15,12 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
-from hardpos.errors import InputError
+from hardpos.device import describe, pick_device
+from hardpos.errors import DataError, InputError
 from hardpos.files.atomic import write_json
 from hardpos.files.datasets import load_dataset
+from hardpos.files.json_records import read_json_record
+from hardpos.mnist.lenet import load_lenet
 from hardpos.robustness.budget import BudgetAttack, robust_accuracy
 from hardpos.robustness.minimal_norm import MinimalNormAttack, minimal_norms
 
@@ -90,9 +93,6 @@ def write_robustness(
     record (plus ``meta``: recipe, net, order) to ``out``. ``attack`` and ``min_norm``
     are the config's settings (keys of :class:`BudgetAttack` and
     :class:`MinimalNormAttack`)."""
-    from hardpos.device import describe, pick_device
-    from hardpos.mnist.lenet import load_lenet
-
     dev = pick_device(device)
     log.info("device: %s", describe(dev))
     net = load_lenet(model, device=dev)
@@ -128,8 +128,6 @@ def _is_number(value: object) -> bool:
 def check_record(record: object, path) -> None:
     """A robustness record as :func:`robustness_record` writes it, or a DataError naming
     the file and key: accuracies are numbers in [0, 1], one per budget, budgets positive."""
-    from hardpos.errors import DataError
-
     if not isinstance(record, dict):
         raise DataError(f"{path}: a robustness record is a JSON object")
     if "robust_accuracy" not in record or "linf" not in record:
@@ -149,8 +147,6 @@ def check_record(record: object, path) -> None:
 def load_records(paths) -> pd.DataFrame:
     """One row per robustness record: model (its file, as in the evaluation records),
     recipe, net, clean and robust accuracy per budget, median minimal norms."""
-    from hardpos.files.json_records import read_json_record
-
     rows = []
     for path in paths:
         record = read_json_record(path, "robustness record")

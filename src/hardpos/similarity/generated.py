@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from hardpos.device import CPU_AUTO_BATCH, is_batch_size
 from hardpos.errors import InputError
 from hardpos.similarity.eq5 import meets_eq5
 from hardpos.similarity.scoring import pass_score
@@ -100,8 +101,6 @@ def score_generated(
 
 
 def _batch_size(batch_size: int | str, shape: tuple[int, ...], device) -> int:
-    from hardpos.device import CPU_AUTO_BATCH, is_batch_size
-
     if not is_batch_size(batch_size):
         raise InputError(f'batch_size must be a positive integer or "auto"; got {batch_size!r}')
     if batch_size != "auto":

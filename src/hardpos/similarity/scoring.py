@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from hardpos.errors import InputError
 from hardpos.similarity import opencv_backend
@@ -113,8 +114,6 @@ def pass_score(
 
 def _default_processes() -> int:
     """The CPU budget the workflow gives a job, which sets torch's threads to it."""
-    import torch
-
     return max(1, torch.get_num_threads())
 
 

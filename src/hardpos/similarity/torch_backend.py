@@ -13,6 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from hardpos.device import batch_for_memory, free_memory
 from hardpos.similarity import workers
 from hardpos.similarity.filters import gaussian_taps, separable
 from hardpos.similarity.inputs import to_grey
@@ -100,8 +101,6 @@ GPU_MAX_PAIRS = 8192
 def gpu_capacity(pixels: int, device: torch.device) -> int:
     """How many pairs of ``pixels`` pixels iterate together on the CUDA ``device``: as
     many as half its free memory holds, at most :data:`GPU_MAX_PAIRS`."""
-    from hardpos.device import batch_for_memory, free_memory
-
     free = free_memory(device)
     if free is None:
         raise ValueError(f"gpu_capacity is for CUDA devices; got {device}")

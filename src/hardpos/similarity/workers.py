@@ -23,6 +23,7 @@ import os
 from collections.abc import Callable, Sequence
 
 import numpy as np
+import torch
 
 _ALIGN = 64  # bytes; every array in a region starts on a cache line
 _MIN_REGION = 1 << 24  # bytes per worker at least, so that growing batches rarely re-fork
@@ -51,8 +52,6 @@ def _serve(connection, inherited, memory: mmap.mmap, offset: int) -> None:
     ``inherited``: the parent's ends of the pipes, which fork copied into this process;
     closed at once, or the end of the parent would never reach any worker as end-of-file.
     """
-    import torch
-
     for other in inherited:
         other.close()
     torch.set_num_threads(1)  # never enter the parent's OpenMP pool after fork

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-from hardpos.errors import InputError
+from hardpos.errors import InputError, TrainingError
 
 
 @dataclass(frozen=True)
@@ -87,8 +87,6 @@ def check_finite(
     infinite. Called before each checkpoint, so a diverged run never overwrites a good
     checkpoint and is not resumed from a broken one; the weights are checked too, since a
     finite loss can precede the step that broke them."""
-    from hardpos.errors import TrainingError
-
     value = float(loss.detach())
     if math.isfinite(value) and all(bool(torch.isfinite(p).all()) for p in params):
         return value

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from hardpos.files.datasets import load_dataset
 from hardpos.files.digests import sha256_file
 from hardpos.files.json_records import read_json_record
 from hardpos.files.run_folders import RecordFolders
@@ -93,8 +94,6 @@ def trainset_fingerprint(path: Path) -> dict[str, Any]:
     """How many images a training set holds and a short digest of each block of
     :data:`BLOCK_IMAGES` (image bytes and labels): two sets made on different processors
     can then be compared after both are gone, to the block."""
-    from hardpos.files.datasets import load_dataset
-
     images, labels = load_dataset(path)
     blocks = []
     for start in range(0, len(labels), BLOCK_IMAGES):

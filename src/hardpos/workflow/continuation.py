@@ -37,7 +37,15 @@ from typing import Any
 import yaml
 
 from hardpos.errors import HardposError
-from hardpos.files.digests import SUMS, sha256_file, unlisted_files, verify_folder, write_sums
+from hardpos.files.atomic import write_text
+from hardpos.files.digests import (
+    SUMS,
+    read_sums,
+    sha256_file,
+    unlisted_files,
+    verify_folder,
+    write_sums,
+)
 from hardpos.files.json_records import read_json_record
 from hardpos.files.run_folders import BENCHMARKS, EVALUATIONS, FIGURES, RUNS, RecordFolders
 from hardpos.report.table1 import check_evaluation
@@ -315,9 +323,6 @@ def _plain(value: Any) -> Any:
 
 
 def write_record_text(folder: Path, rel: str, text: str) -> None:
-    from hardpos.files.atomic import write_text
-    from hardpos.files.digests import read_sums
-
     write_text(folder / rel, text)
     sums = read_sums(folder)
     sums[rel] = sha256_file(folder / rel)

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from hardpos.errors import DataError
+from hardpos.experiments.recipes import generation_plan, parse_recipes
 from hardpos.mnist.idx import MNIST_COUNTS
 from hardpos.workflow.calibration import (
     CALIBRATION,
@@ -27,8 +28,6 @@ _FREE_RULES = {"all"}
 
 
 def _generation(config: Mapping) -> dict[str, dict[str, dict]]:
-    from hardpos.experiments.recipes import generation_plan, parse_recipes
-
     buckets = config.get("buckets", {})
     return generation_plan(
         parse_recipes(config.get("recipes", [])),

@@ -31,6 +31,7 @@ from hardpos.errors import HardposError
 from hardpos.workflow.calibration import CALIBRATION, REFERENCE_MACHINE, SCHEDULER_SECONDS
 from hardpos.workflow.cost_model import job_costs, read_benchmark, scale_by_ratio
 from hardpos.workflow.dry_run import Job, PlanError, dry_run, parse_dry_run
+from hardpos.workflow.gpu_slots import cuda_hardware_present
 from hardpos.workflow.run_config import (
     BAD_CONFIG_FILE,
     ConfigFileError,
@@ -268,8 +269,6 @@ def _imagenet_stand_in(config: Mapping, args: Sequence[str]) -> Iterator[tuple[l
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``make plan``: print the plan of a run with these Snakemake arguments."""
-    from hardpos.workflow.gpu_slots import cuda_hardware_present
-
     parser = argparse.ArgumentParser(
         prog="python -m hardpos.workflow.plan",
         description="Jobs per rule and the expected CPU-hours, wall time and GPU-hours of "

@@ -48,6 +48,7 @@ from hardpos.files.run_folders import (
     RecordFolders,
 )
 from hardpos.report.table1 import check_evaluation
+from hardpos.workflow.certify import certify
 from hardpos.workflow.costs import format_costs, read_records, stage_costs
 from hardpos.workflow.layout import Layout, MnistLayout, layout_from_config
 from hardpos.workflow.provenance import read_run_records, read_runs
@@ -369,8 +370,6 @@ def _copy_records(results: Path, folder: Path, layout: Layout | None, wanted: se
     """The wanted evaluation records into ``folder/eval``: MNIST's certified with the
     digests of what made them (:mod:`hardpos.workflow.certify`) where their inputs are
     still there, as they are otherwise (said on stderr)."""
-    from hardpos.workflow.certify import certify
-
     ours, theirs = RecordFolders.of(results), RecordFolders.of(folder, published=True)
     for model_id in sorted(wanted & set(model_ids_with_records(ours.evaluations))):
         record = None
