@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from hardpos.device import describe, pick_device
 from hardpos.errors import DataError, InputError
@@ -75,17 +76,11 @@ def train_net(
         images,
         labels,
         seed=seed,
-        iterations=iterations,
-        solver=solver_from_config(solver),
-        init=init,
-        checkpoint=checkpoint,
-        checkpoint_every=checkpoint_every,
-        n_extra=n_extra,
-        extra_fraction=extra_fraction if n_extra else None,
-        device=dev,
+        **_run_keywords(iterations, solver, init, checkpoint, checkpoint_every, n_extra,
+                        extra_fraction, dev),
         progress=lambda it, loss, lr: log.info("iteration %d loss %.4f lr %.6f", it, loss, lr),
         objective=_objective(objective),
-    )
+    )  # fmt: skip
     test_images, test_labels = load_dataset(test_set)
     _save_lenet(
         state, seed, len(images), n_extra, test_images, test_labels, out_model, out_solver, dev,
@@ -127,14 +122,9 @@ def train_nets(
         images,
         labels,
         seeds=seeds,
-        iterations=iterations,
-        solver=solver_from_config(solver),
-        init=init,
-        checkpoint=checkpoint,
-        checkpoint_every=checkpoint_every,
-        n_extra=n_extra,
-        extra_fraction=extra_fraction if n_extra else None,
-        device=dev,
+        **_run_keywords(
+            iterations, solver, init, checkpoint, checkpoint_every, n_extra, extra_fraction, dev
+        ),
         compile_step=compile_step,
         progress=lambda it, losses, lr: log.info(
             "iteration %d losses %s lr %.6f", it, " ".join(f"{v:.4f}" for v in losses), lr
@@ -144,6 +134,30 @@ def train_nets(
     for seed, state, model, solver_out in zip(seeds, states, out_models, out_solvers, strict=True):
         _save_lenet(state, seed, len(images), n_extra, test_images, test_labels, model,
                     solver_out, dev, meta)  # fmt: skip
+
+
+def _run_keywords(
+    iterations: int,
+    solver: dict[str, Any],
+    init: str | os.PathLike | None,
+    checkpoint: str | os.PathLike | None,
+    checkpoint_every: int,
+    n_extra: int,
+    extra_fraction: float | None,
+    device: torch.device,
+) -> dict[str, Any]:
+    """The keywords :func:`train` and :func:`train_stacked` share, as one LeNet job gives
+    them (an extra fraction only where there are extra images to draw it from)."""
+    return {
+        "iterations": iterations,
+        "solver": solver_from_config(solver),
+        "init": init,
+        "checkpoint": checkpoint,
+        "checkpoint_every": checkpoint_every,
+        "n_extra": n_extra,
+        "extra_fraction": extra_fraction if n_extra else None,
+        "device": device,
+    }
 
 
 def _lenet_training_set(train_sets) -> tuple[np.ndarray, np.ndarray, int]:
