@@ -111,7 +111,8 @@ def test_smoke_config_recipes_buckets_and_inputs():
         "table": "results/smoke/adversarials/train/net1/hc-d/scored.parquet",
     }
     # fine-tuning continues the base net's solver to base + fine-tuning iterations
-    assert layout.finetune_inputs("FGS", "net1")["init"] == "results/smoke/models/base/net1.solver.pt"
+    init = layout.finetune_inputs("FGS", "net1")["init"]
+    assert init == "results/smoke/models/base/net1.solver.pt"
     assert layout.finetune_iterations() == 300 + 60
     assert layout.attack_limit("train", "net1") is None  # the training split is drawn
     assert layout.attack_draw("train") == {"count": 150, "seed": 0}

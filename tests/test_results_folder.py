@@ -95,3 +95,15 @@ def test_a_run_into_another_configs_folder_stops_before_touching_it(tmp_path, re
     assert (made.stat().st_mtime_ns, made.read_bytes()) == before
     again = snakemake("config/smoke.yaml", "--dry-run")
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_make_costs_and_publish_read_the_folder_of_the_config_in_args():
+    stamp = Path(sys.executable).parent.parent / ".hardpos-installed"
+    venv = f"VENV={Path(sys.executable).parent.parent}"
+    for target, folder in (("costs", "results/mini"), ("publish", "results/mini --out x")):
+        shown = subprocess.run(
+            ["make", "-n", "-o", str(stamp), target, venv, "OUT=x",
+             "ARGS=--configfile config/mini.yaml"],
+            cwd=REPO, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        assert f"hardpos.workflow.{target} {folder}" in shown.stdout

@@ -356,7 +356,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                         cores=ours.cores,
                         has_gpu=False,
                     )
-                    estimate = f", about {duration(small.cpu_wall_hours)} on idle cores"
+                    estimate = (
+                        f", about {duration(small.cpu_wall_hours)} on idle cores"
+                        if small.to_run
+                        else f", finished in {small.results}"
+                    )
                 print(f'  make run ARGS="--configfile {path}"   # {what}{estimate}')
     except HardposError as error:
         print(error, file=sys.stderr)
