@@ -23,8 +23,9 @@ $(STAMP): pyproject.toml
 
 PLAN := $(BIN)/python -m hardpos.workflow.plan --cores $(CORES) --snakemake $(BIN)/snakemake
 
-# What a run would do, without running it: jobs per rule, CPU-hours and wall time on
-# $(CORES) cores, GPU-hours on one CUDA device (src/hardpos/workflow/plan.py).
+# What a run would do, without running it: the config's results folder, jobs per rule,
+# CPU-hours and wall time on $(CORES) cores, GPU-hours on one CUDA device
+# (src/hardpos/workflow/plan.py).
 # With FROM=<published folder>: what `make continue` has left (the folder is checked and
 # the results folder seeded first).
 FROM ?=
@@ -33,7 +34,8 @@ plan: $(STAMP)
 
 # The workflow, then its HTML report (report.html: every table and figure with captions;
 # written beside it and renamed, so a killed report leaves the earlier one whole).
-# The plan comes first; it never stops the run (no prompt: scripts can call make run).
+# The plan comes first (with the config's results folder: each config has its own, config
+# key results); it never stops the run (no prompt: scripts can call make run).
 # A directory still locked by a killed run stops Snakemake with its own message; the hint
 # after it names the way out (Snakemake's locks are never deleted behind the user's back).
 run: $(STAMP)
@@ -100,15 +102,17 @@ test-slurm: $(STAMP)
 	  tests/slurm/cluster.sh stop; exit $$status
 
 # What each stage of a finished (or partial) run cost, from its benchmark: files:
-# make costs RESULTS=/path/to/results (default results)
-RESULTS ?= results
+# make costs ARGS="--configfile config/mini.yaml" (the folder of the config in ARGS: each
+# config has its own, config key results) or make costs RESULTS=/path/to/results
+RESULTS ?= $(shell $(BIN)/python -m hardpos.workflow.run_config results $(ARGS))
 costs: $(STAMP)
 	@$(BIN)/python -m hardpos.workflow.costs $(RESULTS)
 
 # A finished run made into a folder the repository can hold: Table 1 with today's
 # statistics, the figures, every model's records, each start's commit and config, the
 # costs (src/hardpos/workflow/publish.py). An unfinished run is refused unless
-# PUBLISH_ARGS=--partial: make publish RESULTS=/path/to/results OUT=docs/results/paper
+# PUBLISH_ARGS=--partial: make publish RESULTS=results/paper OUT=docs/results/paper (or
+# ARGS="--configfile ..." for the folder of that config)
 OUT ?=
 PUBLISH_ARGS ?=
 publish: $(STAMP)

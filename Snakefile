@@ -14,6 +14,7 @@ from snakemake.utils import min_version
 from hardpos.workflow.config import ConfigError, check_no_links, validate_config
 from hardpos.workflow.gpu_slots import cuda_hardware_present
 from hardpos.workflow.provenance import record_run
+from hardpos.workflow.results_folder import ResultsFolderError, check_results_folder
 from hardpos.workflow.run_config import RunConfig
 
 min_version("9.0")
@@ -25,7 +26,9 @@ configfile: "config/config.yaml"
 try:
     validate_config(config, os.path.join(workflow.basedir, "config/schema.yaml"))
     check_no_links(config["results"])
-except ConfigError as error:
+    # before Snakemake can delete anything: a folder another config made is refused
+    check_results_folder(config)
+except (ConfigError, ResultsFolderError) as error:
     raise WorkflowError(str(error)) from None
 
 # the same config, able to name the files and --config overrides it was made of (the
@@ -47,9 +50,11 @@ report: "workflow/report/workflow.rst"
 
 # Each start that runs jobs (never a dry run) records its commit, config, versions and
 # machine in {results}/logs/runs/ (hardpos.workflow.provenance): what a published result
-# cites, part by part when a run was resumed.
+# cites, part by part when a run was resumed. It also marks the folder as this config's
+# (hardpos.workflow.results_folder).
 onstart:
-    record_run(config, workflow.basedir)
+    record = record_run(config, workflow.basedir)
+    print(f"Results folder: {config['results']} (this start's record: {record})")
 
 
 include: "workflow/rules/common.smk"

@@ -77,7 +77,7 @@ def test_a_published_run_is_extended_on_a_fresh_clone_with_only_the_new_recipes_
     extended = _make(clone, "continue", folder)
     assert extended.returncode == 0, extended.stdout[-3000:] + extended.stderr[-3000:]
 
-    results = clone / "results"
+    results = clone / "results" / "smoke"  # the smoke config's folder (small.yaml adds none)
     assert _jobs(results, "train_base") == []  # the base net came from the seed
     assert _jobs(results, "heldout") == []  # and so did the held-out set
     assert _jobs(results, "finetune") == ["HC-D-3-net1-order1", "HC-D-3-net1-order2"]

@@ -107,19 +107,20 @@ def test_smoke_config_recipes_buckets_and_inputs():
     ]
     assert layout.recipe_inputs("clean", "net1") == {}
     assert layout.recipe_inputs("HC-D-9", "net1") == {
-        "images": "results/adversarials/train/net1/hc-d/images.npz",
-        "table": "results/adversarials/train/net1/hc-d/scored.parquet",
+        "images": "results/smoke/adversarials/train/net1/hc-d/images.npz",
+        "table": "results/smoke/adversarials/train/net1/hc-d/scored.parquet",
     }
     # fine-tuning continues the base net's solver to base + fine-tuning iterations
-    assert layout.finetune_inputs("FGS", "net1")["init"] == "results/models/base/net1.solver.pt"
+    init = layout.finetune_inputs("FGS", "net1")["init"]
+    assert init == "results/smoke/models/base/net1.solver.pt"
     assert layout.finetune_iterations() == 300 + 60
     assert layout.attack_limit("train", "net1") is None  # the training split is drawn
     assert layout.attack_draw("train") == {"count": 150, "seed": 0}
     assert layout.attack_limit("test", "net1") == 100
-    assert layout.attack_set("test", "net1") == "results/data/mnist-test.npz"
+    assert layout.attack_set("test", "net1") == "results/smoke/data/mnist-test.npz"
     # the held-out types need every family on the test split
     assert [pair[0] for pair in layout.generated("test", "net1")] == [
-        f"results/adversarials/test/net1/{family}/images.npz"
+        f"results/smoke/adversarials/test/net1/{family}/images.npz"
         for family in ("fgs", "fgv", "hc-d", "hc-s")
     ]
     assert set(layout.evaluate_inputs("base/net1")) == {"model", "test", "heldout", "heldout_table"}

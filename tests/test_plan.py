@@ -7,9 +7,11 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from workflow_outputs import copy_workflow
 
 from hardpos.workflow import calibration, cost_model, dry_run, run_config
 from hardpos.workflow import plan as planner
@@ -77,6 +79,7 @@ def test_dry_run_jobs_are_read_field_by_field():
         threads=2,
         gpu=True,
         benchmark="results/benchmarks/train_base/net1.tsv",
+        reason="Missing output files: results/models/base/net1.pt",
     )
     assert generate.wildcards == {"split": "test", "net": "1", "family": "fgs"}
     assert (generate.threads, generate.gpu, generate.benchmark) == (1, True, None)
@@ -218,6 +221,30 @@ def test_benchmark_files_scale_their_rule(tmp_path):
     assert math.isclose(result.cpu_wall_hours, expected / 3600, rel_tol=1e-3)
 
 
+def test_benchmarks_of_jobs_rerun_for_changed_params_are_ignored_and_said_so(tmp_path):
+    """A job Snakemake reruns because the config gives it other params was measured on
+    other work (once: a smoke run's fine-tuning scaled the paper run's by 0.01)."""
+    config = {"base": {"seeds": [1, 2], "iterations": 1000}, "buckets": {"enabled": False},
+              "results": "results/paper"}  # fmt: skip
+    bench = tmp_path / "net1.tsv"
+    bench.write_text("s\th:m:s\tmean_load\n1.0\t0:00:01\t100.0\n")
+    output = tmp_path / "a.pt"
+    output.write_text("")
+    changed = Job("train_base", 1, {"net": "1"}, outputs=(str(output),), benchmark=str(bench),
+                  reason="Params have changed since last execution: iterations")  # fmt: skip
+    todo = Job("train_base", 2, {"net": "2"}, outputs=(str(tmp_path / "b.pt"),))
+    result = planner.make_plan([changed, todo], config, cores=2, to_run=[True, True])
+    (row,) = result.rules
+    assert (row.to_run, row.measured, row.ratio, result.ignored) == (2, 0, None, 1)
+    text = planner.format_plan(result, title="Plan")
+    assert "Results folder: results/paper" in text
+    assert "Ignored 1 benchmark files of jobs Snakemake reruns because their params changed" in text
+    # the same job, its params unchanged: its output exists, Snakemake leaves it, it calibrates
+    same = planner.make_plan([replace(changed, reason=""), todo], config, cores=2,
+                             to_run=[False, True])  # fmt: skip
+    assert (same.rules[0].to_run, same.rules[0].measured, same.ignored) == (1, 1, 0)
+
+
 def test_durations_read_as_a_person_says_them():
     assert planner.duration(40 / 3600) == "40 s"
     assert planner.duration(0.2) == "12 min"
@@ -226,6 +253,16 @@ def test_durations_read_as_a_person_says_them():
 
 
 SNAKEMAKE = ROOT / ".venv/bin/snakemake"
+VENV_SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+
+
+def plan_rows(stdout: str) -> dict[str, list[str]]:
+    """``make plan``'s table: rule -> [jobs, to run]."""
+    return {
+        words[0]: words[1:3]
+        for words in (line.split() for line in stdout.splitlines())
+        if len(words) > 2 and words[1].isdigit()
+    }
 
 
 @pytest.mark.skipif(
@@ -241,11 +278,7 @@ def test_make_plan_on_the_smoke_config_lists_every_rule(tmp_path):
         cwd=ROOT, env=env, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    rows = {
-        words[0]: words[1:3]
-        for words in (line.split() for line in result.stdout.splitlines())
-        if len(words) > 2 and words[1].isdigit()
-    }
+    rows = plan_rows(result.stdout)
     # the smoke config: 1 base net, 7 recipes + 2 buckets x 2 orderings, 1 InfiMNIST net
     assert rows["finetune"] == ["18", "18"]  # 7 recipes + 2 PASS ranges, 2 orderings
     assert rows["evaluate"] == ["20", "20"]
@@ -291,3 +324,36 @@ def test_the_title_names_each_config_file_once():
         "config/config.yaml + config/paper-rows.yaml (--config threads=2)"
     )
     assert run_config.describe_configs([]) == "config/config.yaml"
+
+
+@pytest.mark.skipif(not VENV_SNAKEMAKE.exists(), reason="needs the project's snakemake")
+def test_to_run_is_snakemakes_own_count_with_the_jobs_whose_params_changed(tmp_path, real_mnist):
+    """Once the plan counted a job done when its outputs existed: 482 to run where
+    Snakemake's dry run said 540, its params having changed."""
+    copy_workflow(tmp_path, ("Snakefile", "workflow", "config", "envs", "profiles"))
+    (tmp_path / "mnist-elsewhere").symlink_to(real_mnist)  # the same files, a new param
+    data = ["out/data/mnist-train.npz", "out/data/mnist-test.npz"]
+
+    def args(mnist: Path | str) -> list[str]:
+        return ["--configfile", "config/smoke.yaml", "--config", f"mnist_dir={mnist}",
+                "results=out"]  # fmt: skip
+
+    made = subprocess.run([str(VENV_SNAKEMAKE), "--cores", "2", *args(real_mnist), "--", *data],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert made.returncode == 0, made.stderr[-3000:]
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    for mnist, prepare in ((real_mnist, ["2", "0"]), ("mnist-elsewhere", ["2", "2"])):
+        planned = subprocess.run(
+            [sys.executable, "-m", "hardpos.workflow.plan", "--cores", "2",
+             "--snakemake", str(VENV_SNAKEMAKE), *args(mnist)],
+            cwd=tmp_path, env=env, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert planned.returncode == 0, planned.stderr[-3000:]
+        rows = plan_rows(planned.stdout)
+        assert rows["prepare_mnist"] == prepare, planned.stdout
+        dry = subprocess.run([str(VENV_SNAKEMAKE), "-n", "--cores", "2", *args(mnist)],
+                             cwd=tmp_path, capture_output=True, text=True, check=False)  # fmt: skip
+        assert rows["total"][1] == str(sum(dry_run.parse_job_stats(dry.stdout).values()))
+    assert "Ignored 2 benchmark files of jobs Snakemake reruns because their params" in (
+        planned.stdout
+    )

@@ -85,7 +85,8 @@ def _copy_workflow(dest: Path, mnist: Path) -> Path:
     for folder in ("workflow", "config", "envs", "profiles"):
         shutil.copytree(REPO / folder, dest / folder)
     (dest / "src").symlink_to(REPO / "src")
-    test_config = {"mnist_dir": str(mnist), "gpus": {"slots": 2, "lock_dir": str(dest / "locks")}}
+    test_config = {"mnist_dir": str(mnist), "gpus": {"slots": 2, "lock_dir": str(dest / "locks")},
+                   "results": "results"}  # fmt: skip
     (dest / "config" / "test.yaml").write_text(yaml.safe_dump(test_config))
     return dest
 

@@ -1,9 +1,11 @@
 """The real snakemake on a temporary copy of the workflow: dry runs, config errors, lint,
-and the smoke config run through `make run` (killed during fine-tuning, then resumed)."""
+and the smoke config run through `make run` (killed during fine-tuning, then resumed),
+then the paper config planned and dry-run beside it, leaving it alone."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import signal
@@ -209,7 +211,7 @@ def test_every_rule_either_leaves_a_benchmark_or_is_a_local_rule():
 
 @pytest.mark.slow
 def test_smoke_run_killed_during_fine_tuning_resumes_and_makes_every_table_and_figure(workdir):
-    results = workdir / "results"
+    results = workdir / "results" / "smoke"  # the smoke config's own folder
     first = make_run(workdir, "--configfile config/smoke.yaml")
     deadline = time.monotonic() + 600
     checkpoints = results / "checkpoints" / "finetune"
@@ -298,13 +300,55 @@ def test_smoke_run_killed_during_fine_tuning_resumes_and_makes_every_table_and_f
     # each start that ran jobs left its record (the killed one and the resumed one; the
     # locked one never started), and the finished run publishes as complete
     starts = read_runs(results)
-    assert len(starts) >= 2 and all(s["config"]["results"] == "results" for s in starts)
+    assert len(starts) >= 2 and all(s["config"]["results"] == "results/smoke" for s in starts)
     published = publish(results, workdir / "published", paper=workdir / "config/paper_table1.yaml")
     assert "**Complete**" in (published / "README.md").read_text()
     assert (published / "table1.csv").read_text() == (tables / "table1.csv").read_text()
     assert len(list((published / "eval").rglob("*.json"))) == len(
         list((results / "eval").rglob("*.json"))
     )
+    the_paper_config_plans_and_dry_runs_beside_a_smoke_run_leaving_it_alone(workdir, results)
+
+
+def file_states(folder: Path) -> dict[Path, tuple[int, int, str]]:
+    """Every file's modification time and size, and its SHA-256 for the models."""
+    states = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.suffix == ".pt" else ""
+        states[path] = (path.stat().st_mtime_ns, path.stat().st_size, digest)
+    return states
+
+
+def the_paper_config_plans_and_dry_runs_beside_a_smoke_run_leaving_it_alone(
+    workdir: Path, smoke: Path
+) -> None:
+    """Once, after a smoke run, `make plan` scaled the paper run by the smoke's benchmark
+    files (24 minutes instead of 16 hours) and the paper run deleted its base net: every
+    config now has its own folder, and one pointed at another's is refused untouched."""
+    before = file_states(smoke)
+    paper = "--configfile config/config.yaml config/paper-rows.yaml"
+    planned = make_target(workdir, "plan", paper, "CORES=2")
+    assert planned.returncode == 0, planned.stdout[-3000:] + planned.stderr[-3000:]
+    plan = planned.stdout
+    assert "Results folder: results/paper (config key results" in plan
+    assert not re.search(r"\(x[\d.]+, \d+ benchmarks\)", plan), plan  # nothing scaled
+    assert "Ignored" not in plan and "Not used" not in plan
+    assert re.search(r"(?m)^total\s+310\s+310\s", plan), plan  # every job still to run
+    # the advice for a long run on this machine, with the smaller configs, is still given
+    assert "make background" in plan and 'ARGS="--configfile config/mini.yaml"' in plan
+    dry = snakemake(workdir, "-n", *paper.split())
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    assert sum(job_counts(dry.stdout).values()) == 310  # what the plan said is to run
+    assert str(smoke.relative_to(workdir)) not in dry.stdout
+    # pointed at the smoke folder, the paper config (its plan, a real run) stops at once
+    into_smoke = "--config results=results/smoke"
+    refused = make_target(workdir, "plan", f"{paper} {into_smoke}")
+    assert refused.returncode != 0
+    assert "results folder results/smoke holds the outputs of another config" in refused.stderr
+    run = snakemake(workdir, *paper.split(), *into_smoke.split())
+    assert run.returncode != 0
+    assert "--config results=results/smoke-2" in run.stdout + run.stderr
+    assert file_states(smoke) == before
 
 
 def test_the_jobs_running_at_a_kill_are_read_from_the_log(tmp_path):

@@ -58,6 +58,7 @@ from hardpos.workflow.publish import (
     refresh,
     write_record,
 )
+from hardpos.workflow.results_folder import first_difference
 from hardpos.workflow.run_config import load_config
 from hardpos.workflow.seed import SEED, SEED_INDEX, add_seed, seed_files
 from hardpos.workflow.seedfiles import restore
@@ -68,12 +69,6 @@ from hardpos.workflow.seedfiles import restore
 RERUN_TRIGGERS = ("mtime", "input", "software-env")
 POLL_SECONDS = 20.0
 REFRESH_SECONDS = 600.0  # at most this often, the folder's tables are made anew mid-phase
-# config keys whose values make the published base nets, sets and records: a continuation
-# must use the same (the others: where and how fast it runs, which recipes it adds)
-SHARED_KEYS = ("dataset", "base", "solver", "heldout", "attack", "finetune", "infimnist",
-               "buckets", "figures")  # fmt: skip
-FREE_SUBKEYS = {"attack": {"batch_size"}, "finetune": {"checkpoint_every", "nets_per_job",
-                "compile_step", "workers"}, "base": {"checkpoint_every"}}  # fmt: skip
 SHARED_FIGURES = ("fig2", "fig4", "fig5")  # drawn from what the base nets share
 
 
@@ -82,35 +77,20 @@ class ContinuationError(HardposError):
 
 
 def check_compatible(published: dict[str, Any], config: dict[str, Any]) -> None:
-    """Refuse a config that would make other base nets or sets than the published ones, or
-    a published recipe under the same name with another definition, naming the key."""
-    for key in SHARED_KEYS:
-        ours, theirs = dict_or_value(config.get(key)), dict_or_value(published.get(key))
-        if isinstance(ours, dict) and isinstance(theirs, dict):
-            for sub in sorted(set(ours) | set(theirs)):
-                if sub not in FREE_SUBKEYS.get(key, ()) and ours.get(sub) != theirs.get(sub):
-                    raise ContinuationError(
-                        f"config key {key}.{sub}: {ours.get(sub)!r} here, {theirs.get(sub)!r} "
-                        "in the published run: a continuation must make the same nets and sets"
-                    )
-        elif ours != theirs:
-            raise ContinuationError(f"config key {key}: {ours!r} here, {theirs!r} in the "
-                                    "published run")  # fmt: skip
-    mine = {r["name"]: r for r in config.get("recipes", [])}
+    """Refuse a config that would make other base nets or sets than the published ones
+    (:data:`~hardpos.workflow.results_folder.SHARED_KEYS`), drop a published recipe or
+    define one otherwise, naming the key."""
+    difference = first_difference(published, config)
+    if difference is not None:
+        raise ContinuationError(f"{difference} in the published run: a continuation must make "
+                                "the same nets and sets")  # fmt: skip
+    mine = {r["name"] for r in config.get("recipes", [])}
     for recipe in published.get("recipes", []):
-        name = recipe["name"]
-        if name not in mine:
+        if recipe["name"] not in mine:
             raise ContinuationError(
-                f"config key recipes: the published run's recipe {name!r} is missing "
+                f"config key recipes: the published run's recipe {recipe['name']!r} is missing "
                 "(a continuation keeps every published row)"
             )
-        if mine[name] != recipe:
-            raise ContinuationError(f"config key recipes: {name!r} is {mine[name]} here but "
-                                    f"{recipe} in the published run")  # fmt: skip
-
-
-def dict_or_value(value: Any) -> Any:
-    return dict(value) if isinstance(value, dict) else value
 
 
 def check_folder(folder: Path) -> list[str]:
@@ -159,12 +139,14 @@ class Continuation:
     # -- 1. the folder
     def open_folder(self) -> None:
         """Check a published folder, or start a new one for a run from scratch."""
+        recorded: dict[str, Any] = {}
         if (self.folder / SUMS).is_file():
             for name in check_folder(self.folder):
                 print(f"continue: {name}: a record written before a kill, checked and kept")
             published = self.folder / "config.yaml"
             if published.is_file():
-                check_compatible(yaml.safe_load(published.read_text()) or {}, self.config)
+                recorded = yaml.safe_load(published.read_text()) or {}
+                check_compatible(recorded, self.config)
             unknown = set(model_ids_with_records(self.theirs.evaluations)) - set(self.layout.models)
             if unknown:
                 raise ContinuationError(f"{self.theirs.evaluations}: records of models this config "
@@ -173,7 +155,10 @@ class Continuation:
             raise ContinuationError(f"{self.folder}: not a published run (no {SUMS}) and not "
                                     "empty: name a published folder or a new one")  # fmt: skip
         self.folder.mkdir(parents=True, exist_ok=True)
-        text = yaml.safe_dump(_plain(self.config), sort_keys=False)
+        config = _plain(self.config)
+        if recorded.get("results"):  # where a part's files live is not what the run computes
+            config["results"] = recorded["results"]
+        text = yaml.safe_dump(config, sort_keys=False)
         config = self.folder / "config.yaml"
         if not config.is_file() or config.read_text() != text:
             write_record_text(self.folder, "config.yaml", text)

@@ -1,12 +1,13 @@
 """What each stage of a run cost, from its ``benchmark:`` files: ``make costs``.
 
-Every rule that computes writes ``results/benchmarks/<rule>/<job>.tsv`` (Snakemake's
+Every rule that computes writes ``{results}/benchmarks/<rule>/<job>.tsv`` (Snakemake's
 wall seconds, memory and CPU load of the job). This turns them into one row per rule:
 jobs, wall seconds (median and largest), CPU seconds (wall x mean load, as
 :func:`benchmark_rows`) and the largest resident memory,
 which is what a SLURM ``runtime`` and ``mem_mb`` should be sized from.
 
-    python -m hardpos.workflow.costs results            # or: make costs
+    python -m hardpos.workflow.costs results/mini
+    make costs ARGS="--configfile config/mini.yaml"    # the same: that config's folder
 """
 
 from __future__ import annotations
@@ -132,7 +133,7 @@ def format_costs(stages: list[StageCost], where: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("results", nargs="?", default="results", help="the run's results folder")
+    parser.add_argument("results", help="the run's results folder (config key results)")
     args = parser.parse_args(argv)
     benchmarks = RecordFolders.of(args.results).benchmarks
     if not benchmarks.is_dir():

@@ -32,6 +32,17 @@ class Job:
     threads: int = 1
     gpu: bool = False
     benchmark: str | None = None
+    reason: str = ""  # why Snakemake runs it ("Forced execution" under --forceall)
+
+    @property
+    def key(self) -> tuple[str, tuple[str, ...]]:
+        """The same job in two dry runs of one config (job ids differ between them)."""
+        return self.rule, self.outputs or self.inputs
+
+    @property
+    def params_changed(self) -> bool:
+        """Snakemake reruns it because the config gives it other params than its outputs'."""
+        return "Params have changed" in self.reason
 
 
 _RULE_LINE = re.compile(r"^(?:local)?(?:rule|checkpoint) (\S+):$")
@@ -90,6 +101,8 @@ def parse_dry_run(text: str) -> list[Job]:
             current["gpu"] = int(float(_key_values(value).get("gpu", "0"))) > 0
         elif key == "benchmark":
             current["benchmark"] = value.strip()
+        elif key == "reason":
+            current["reason"] = value.strip()
     finish()
     stats = parse_job_stats(text)
     counted = Counter(job.rule for job in jobs)

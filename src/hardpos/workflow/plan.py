@@ -1,15 +1,19 @@
 """What a config will do before it runs: jobs per rule, CPU-hours, wall time, GPU-hours.
 
 ``make plan`` (and the first lines of ``make run``) call :func:`main`. The jobs come from
-Snakemake itself (:mod:`hardpos.workflow.dry_run`: one ``snakemake --dry-run
---forceall`` with the run's arguments, its job blocks checked against its "Job stats").
-A job counts as done when all its outputs exist (Snakemake may still rerun one whose
-inputs changed). Each job's time comes from the cost model of its stage
-(:mod:`hardpos.workflow.cost_model`, rates in :mod:`hardpos.workflow.calibration`, with
-their provenance); where earlier runs left ``benchmark:`` files under
-``{results}/benchmarks``, each rule's model is scaled by what its finished jobs really
-took. Wall time is a list schedule of the jobs on the given cores and GPU slots
-(:mod:`hardpos.workflow.schedule`).
+Snakemake itself (:mod:`hardpos.workflow.dry_run`): one ``snakemake --dry-run
+--forceall`` with the run's arguments lists every job, and where the config's results
+folder already holds outputs, a second dry run without ``--forceall`` says which of them
+Snakemake would run, and why: missing outputs, newer inputs, or params that changed since
+the outputs were made. So the plan's "to run" is Snakemake's own.
+
+Each job's time comes from the cost model of its stage (:mod:`hardpos.workflow.cost_model`,
+rates in :mod:`hardpos.workflow.calibration`, with their provenance); where earlier runs
+left ``benchmark:`` files under ``{results}/benchmarks``, each rule's model is scaled by
+what its finished jobs really took. Only benchmarks of jobs whose params match this
+config count (a job Snakemake reruns for changed params was measured on other work);
+the plan says how many it ignored. Wall time is a list schedule of the jobs on the given
+cores and GPU slots (:mod:`hardpos.workflow.schedule`).
 
 GPU figures are estimates from assumed rates (no GPU was available to measure them).
 """
@@ -24,10 +28,11 @@ import tempfile
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from hardpos.errors import HardposError
+from hardpos.files.run_folders import RecordFolders
 from hardpos.workflow.calibration import CALIBRATION, REFERENCE_MACHINE, SCHEDULER_SECONDS
 from hardpos.workflow.cost_model import job_costs, read_benchmark, scale_by_ratio
 from hardpos.workflow.dry_run import Job, PlanError, dry_run, parse_dry_run
@@ -68,6 +73,9 @@ class Plan:
     has_gpu: bool
     load: float = 0.0  # the machine's load average when planned (other work)
     notes: list[str] = field(default_factory=list)  # what the estimate assumed, said last
+    results: str = ""  # the config's results folder
+    ignored: int = 0  # benchmark files of jobs Snakemake reruns for changed params
+    unused: int = 0  # benchmark files in the results folder of no job of this config
 
     @property
     def loaded_wall_hours(self) -> float:
@@ -84,15 +92,26 @@ def make_plan(
     gpu_slots: int | None = 2,
     has_gpu: bool = False,
     exists=os.path.exists,
+    to_run: Sequence[bool] | None = None,
 ) -> Plan:
-    """Jobs per rule and the time they take on ``cores`` CPU cores and on one GPU."""
+    """Jobs per rule and the time they take on ``cores`` CPU cores and on one GPU.
+
+    ``to_run``: which jobs Snakemake would run (its dry run without ``--forceall``); when
+    not given, a job counts as done when all its outputs exist. A benchmark file of a job
+    whose ``reason`` says its params changed is ignored (``Plan.ignored``).
+    """
     costs = job_costs(jobs, config)
-    done = [bool(job.outputs) and all(exists(p) for p in job.outputs) for job in jobs]
+    if to_run is None:
+        to_run = [not (job.outputs and all(exists(p) for p in job.outputs)) for job in jobs]
+    done = [not runs for runs in to_run]
     # calibrate each rule by its finished jobs' benchmark files, which time the job itself
     # and not Snakemake's scheduling of it (SCHEDULER_SECONDS)
     measured: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    ignored = 0
     for job, cost in zip(jobs, costs, strict=True):
-        if job.benchmark and exists(job.benchmark):
+        if job.benchmark and exists(job.benchmark) and job.params_changed:
+            ignored += 1
+        elif job.benchmark and exists(job.benchmark):
             seconds = read_benchmark(job.benchmark)
             model = cost.gpu_seconds if has_gpu and cost.gpu_seconds else cost.cpu_seconds
             if seconds is not None and model > SCHEDULER_SECONDS:
@@ -140,6 +159,8 @@ def make_plan(
         / 3600,
         gpu_wall_hours=schedule(gpu_jobs, gpu, cores=cores, gpu_slots=1, done=done) / 3600,
         has_gpu=has_gpu,
+        results=str(config.get("results", "")),
+        ignored=ignored,
     )
 
 
@@ -167,7 +188,23 @@ def _amount(units: float) -> str:
 
 def format_plan(plan: Plan, *, title: str) -> str:
     """The table ``make plan`` prints: jobs, work and time per rule, then the totals."""
-    lines = [title, ""]
+    lines = [title]
+    if plan.results:
+        lines.append(
+            f"Results folder: {plan.results} (config key results; another folder: "
+            "--config results=DIR)"
+        )
+    if plan.ignored:
+        lines.append(
+            f"Ignored {plan.ignored} benchmark files of jobs Snakemake reruns because their "
+            "params changed (measured on other work than this config's)."
+        )
+    if plan.unused:
+        lines.append(
+            f"Not used: {plan.unused} benchmark files in {plan.results} of jobs this config "
+            "does not have."
+        )
+    lines.append("")
     header = (
         f"{'rule':<17} {'jobs':>5} {'to run':>6}  {'work to do':<34} {'CPU time':>9} "
         f"{'GPU time':>9}"
@@ -234,15 +271,22 @@ SMALLER_CONFIGS = (
 def plan_for(
     args: Sequence[str], *, snakemake: str, cores: int, has_gpu: bool, forceall: bool = True
 ) -> Plan:
-    """Dry-run the workflow with ``args`` and plan it."""
+    """Dry-run the workflow with ``args`` and plan it (``forceall=False``: only the jobs
+    Snakemake runs for these targets, as a continuation names them)."""
     config = load_config(args)
     with _imagenet_stand_in(config, args) as (args, notes):
         jobs = parse_dry_run(dry_run(snakemake, args, cores=cores, forceall=forceall))
-    if not jobs:
-        raise PlanError("plan: the dry run lists no job")
+        if not jobs:
+            raise PlanError("plan: the dry run lists no job")
+        to_run = [True] * len(jobs)
+        if forceall:
+            jobs, to_run = snakemakes_own(jobs, args, snakemake=snakemake, cores=cores)
     slots = 2 if not has_gpu else int(config.get("gpus", {}).get("slots", 1))
-    plan = make_plan(jobs, config, cores=cores, gpu_slots=slots, has_gpu=has_gpu)
+    plan = make_plan(jobs, config, cores=cores, gpu_slots=slots, has_gpu=has_gpu,
+                     to_run=to_run)  # fmt: skip
     plan.notes += notes
+    if forceall:  # a continuation's dry run names only some of the folder's jobs
+        plan.unused = len(unused_benchmarks(jobs, config["results"]))
     return plan
 
 
@@ -265,6 +309,31 @@ def _imagenet_stand_in(config: Mapping, args: Sequence[str]) -> Iterator[tuple[l
                 "the ImageNet tree there: --config imagenet_dir=DIR)."
             ],
         )
+
+
+def snakemakes_own(
+    jobs: Sequence[Job], args: Sequence[str], *, snakemake: str, cores: int
+) -> tuple[list[Job], list[bool]]:
+    """``jobs`` (a ``--forceall`` dry run's) with Snakemake's reason to run each, and
+    whether it runs: from a dry run without ``--forceall``, made only where an output of
+    ``jobs`` already exists (else every job runs, for missing outputs)."""
+    if not any(os.path.exists(path) for job in jobs for path in job.outputs):
+        return list(jobs), [True] * len(jobs)
+    runs = {job.key: job for job in parse_dry_run(dry_run(snakemake, args, cores=cores,
+                                                          forceall=False))}  # fmt: skip
+    merged = [replace(job, reason=runs[job.key].reason) if job.key in runs else job
+              for job in jobs]  # fmt: skip
+    return merged, [job.key in runs for job in jobs]
+
+
+def unused_benchmarks(jobs: Sequence[Job], results: str) -> list[Path]:
+    """Benchmark files under ``results`` that belong to none of ``jobs`` (left by a config
+    with other recipes): never read for the plan, but counted so the plan can say so."""
+    folder = RecordFolders.of(results).benchmarks
+    if not folder.is_dir():
+        return []
+    ours = {os.path.normpath(job.benchmark) for job in jobs if job.benchmark}
+    return [p for p in sorted(folder.rglob("*.tsv")) if os.path.normpath(p) not in ours]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -314,7 +383,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                         cores=ours.cores,
                         has_gpu=False,
                     )
-                    estimate = f", about {duration(small.cpu_wall_hours)} on idle cores"
+                    estimate = (
+                        f", about {duration(small.cpu_wall_hours)} on idle cores"
+                        if small.to_run
+                        else f", finished in {small.results}"
+                    )
                 print(f'  make run ARGS="--configfile {path}"   # {what}{estimate}')
     except HardposError as error:
         print(error, file=sys.stderr)

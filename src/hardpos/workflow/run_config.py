@@ -4,7 +4,9 @@ merges them (``make plan``, ``make continue``)."""
 
 from __future__ import annotations
 
+import argparse
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -149,3 +151,26 @@ def _without_options(args: Sequence[str], names: Sequence[str]) -> list[str]:
         skipping = False
         out.append(arg)
     return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print one top-level key of the config a run with these Snakemake arguments sees
+    (the Makefile's default ``RESULTS``: the folder of the config in ``ARGS``)."""
+    parser = argparse.ArgumentParser(prog="python -m hardpos.workflow.run_config",
+                                     description=main.__doc__.splitlines()[0])  # fmt: skip
+    parser.add_argument("key", help="a top-level config key, e.g. results")
+    ours, args = parser.parse_known_args(argv)
+    try:
+        config = load_config(args)
+    except PlanError as error:
+        print(error, file=sys.stderr)
+        return 2
+    if ours.key not in config:
+        print(f"config: no key {ours.key!r} in {describe_configs(args)}", file=sys.stderr)
+        return 2
+    print(config[ours.key])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
