@@ -47,6 +47,11 @@ def _make(workdir: Path, target: str, folder: Path) -> subprocess.CompletedProce
     return subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=1200)
 
 
+def _contents(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*")
+            if p.is_file()}  # fmt: skip
+
+
 def _jobs(results: Path, rule: str) -> list[str]:
     folder = results / "benchmarks" / rule
     if not folder.is_dir():
@@ -70,8 +75,10 @@ def test_a_published_run_is_extended_on_a_fresh_clone_with_only_the_new_recipes_
     clone = _workflow(tmp_path / "clone", real_mnist, extra_recipe=True)
     shutil.copytree(published, clone / "docs" / "paper")
     folder = clone / "docs" / "paper"
+    before = _contents(folder)
     planned = _make(clone, "plan", folder)
     assert planned.returncode == 0, planned.stdout[-3000:] + planned.stderr[-3000:]
+    assert _contents(folder) == before, "make plan wrote into the published folder"
     assert re.search(r"(?m)^finetune\s+2\s", planned.stdout), planned.stdout
     assert not re.search(r"(?m)^(train_base|heldout|prepare_mnist)\s", planned.stdout)
     extended = _make(clone, "continue", folder)

@@ -122,10 +122,15 @@ def _read_json(path: Path) -> Any:
 class Continuation:
     """One continuation of the published run in ``folder`` with Snakemake ``args``."""
 
-    def __init__(self, folder: Path, args: Sequence[str], *, snakemake: str, cores: int,
-                 paper: str = "config/paper_table1.yaml") -> None:  # fmt: skip
+    def __init__(
+        self, folder: Path, args: Sequence[str], *, snakemake: str, cores: int,
+        paper: str = "config/paper_table1.yaml", read_only: bool = False,
+    ) -> None:  # fmt: skip
         self.folder, self.args, self.snakemake, self.cores = folder, list(args), snakemake, cores
         self.paper = paper
+        # make plan's: the published folder is read, never written (a continuation's
+        # own start writes the config and the records back)
+        self.read_only = read_only
         self.config = load_config(args)
         self.layout: Layout = layout_from_config(self.config)
         if not isinstance(self.layout, MnistLayout):
@@ -154,6 +159,8 @@ class Continuation:
         elif self.folder.exists() and any(self.folder.iterdir()):
             raise ContinuationError(f"{self.folder}: not a published run (no {SUMS}) and not "
                                     "empty: name a published folder or a new one")  # fmt: skip
+        if self.read_only:
+            return
         self.folder.mkdir(parents=True, exist_ok=True)
         config = _plain(self.config)
         if recorded.get("results"):  # where a part's files live is not what the run computes
@@ -240,7 +247,9 @@ class Continuation:
     def harvest(self) -> list[str]:
         """Every finished evaluation record not yet in the folder, certified and written
         back; then start records, benchmark files and figures the folder lacks."""
-        added = []
+        added: list[str] = []
+        if self.read_only:
+            return added
         recorded = set(model_ids_with_records(self.theirs.evaluations))
         for model_id in model_ids_with_records(self.ours.evaluations):
             if model_id in recorded or model_id not in self.layout.models:

@@ -401,7 +401,8 @@ def plan_continuation(folder: Path, args: list[str], ours, has_gpu: bool) -> int
     from hardpos.workflow.continuation import Continuation
 
     try:
-        job = Continuation(folder, args, snakemake=ours.snakemake, cores=ours.cores)
+        job = Continuation(folder, args, snakemake=ours.snakemake, cores=ours.cores,
+                           read_only=True)  # fmt: skip
         targets = job.plan()
         if not targets:
             print(f"Plan: {folder} is complete; a continuation has nothing to run")
