@@ -32,8 +32,9 @@ FROM ?=
 plan: $(STAMP)
 	@$(PLAN) $(if $(FROM),--from $(FROM),--suggest) $(ARGS)
 
-# The workflow, then its HTML report (report.html: every table and figure with captions;
-# written beside it and renamed, so a killed report leaves the earlier one whole).
+# The workflow, then its HTML report (report.html in the config's results folder: every
+# table and figure with captions; written beside it and renamed, so a killed report leaves
+# the earlier one whole).
 # The plan comes first (with the config's results folder: each config has its own, config
 # key results); it never stops the run (no prompt: scripts can call make run).
 # A directory still locked by a killed run stops Snakemake with its own message; the hint
@@ -46,8 +47,8 @@ run: $(STAMP)
 	runs in this directory (from any machine), the lock is a killed run's: make unlock" >&2; \
 	  fi; exit $$status; }
 	@case " $(ARGS) " in *" -n "*|*" --dry-run "*|*" --dryrun "*) ;; \
-	  *) $(BIN)/snakemake --cores 1 $(ARGS) --report .report.tmp.html && \
-	     mv -f .report.tmp.html report.html ;; esac
+	  *) $(BIN)/snakemake --cores 1 $(ARGS) --report $(RESULTS)/.report.tmp.html && \
+	     mv -f $(RESULTS)/.report.tmp.html $(RESULTS)/report.html ;; esac
 
 # A run kept in a published folder, continued (or extended with new recipes) on any
 # machine: checks FROM against its SHA256SUMS, seeds the results folder from it, runs only

@@ -269,10 +269,10 @@ def test_smoke_run_killed_during_fine_tuning_resumes_and_makes_every_table_and_f
         header, row = tsv.read_text().splitlines()[:2]
         assert header.split("\t")[:2] == ["s", "h:m:s"] and float(row.split("\t")[0]) >= 0
     assert (benchmarks / "finetune" / "HC-D-9-net1-order2.tsv").is_file()
-    report = (workdir / "report.html").read_text(errors="replace")
+    report = (results / "report.html").read_text(errors="replace")
     assert "fig4.png" in report and "table1.csv" in report
     if CHROMIUM:  # what a reader sees in a browser: Table 1's numbers on the page
-        shown = open_entry(workdir / "report.html", ["Tables", "view:Table 1"])
+        shown = open_entry(results / "report.html", ["Tables", "view:Table 1"])
         fgs = next(line for line in table1.splitlines() if line.startswith("| FGS "))
         mnist = fgs.split("|")[4].strip()  # e.g. 3.855% ± 0.064
         assert mnist in shown and "MNIST vs clean, paired" in shown, shown[-2000:]
@@ -281,7 +281,7 @@ def test_smoke_run_killed_during_fine_tuning_resumes_and_makes_every_table_and_f
 
     # a report killed while it is written leaves the earlier one whole (it is written
     # beside report.html and renamed; a killed one once left it empty or cut)
-    good = (workdir / "report.html").read_bytes()
+    good = (results / "report.html").read_bytes()
     rerun = make_run(workdir, "--configfile config/smoke.yaml")
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and rerun.poll() is None:
@@ -294,7 +294,7 @@ def test_smoke_run_killed_during_fine_tuning_resumes_and_makes_every_table_and_f
     with contextlib.suppress(ProcessLookupError):  # it may have finished already
         os.killpg(rerun.pid, signal.SIGKILL)
     rerun.wait()
-    now = (workdir / "report.html").read_bytes()
+    now = (results / "report.html").read_bytes()
     assert now == good or (now.rstrip().endswith(b"</html>") and len(now) > len(good) // 2)
 
     # each start that ran jobs left its record (the killed one and the resumed one; the
