@@ -235,3 +235,22 @@ def test_imports_inside_functions_are_there_for_a_reason():
     assert not needless, "imports inside functions that could be at the top:\n" + "\n".join(
         needless
     )
+
+
+MAX_MODULE_LINES = 500
+MAX_FUNCTION_LINES = 80  # docstring included
+
+
+def test_modules_and_functions_stay_small_enough_to_read_whole():
+    """A module a reader holds in mind at once, a function on one screen or two."""
+    too_big = []
+    for path in library_files():
+        text = path.read_text()
+        if text.count("\n") > MAX_MODULE_LINES:
+            too_big.append(f"{path.relative_to(SRC)}: {text.count(chr(10))} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > MAX_FUNCTION_LINES:
+                    too_big.append(f"{path.relative_to(SRC)}:{node.lineno} {node.name}: {lines}")
+    assert not too_big, "over the size limits:\n" + "\n".join(too_big)
