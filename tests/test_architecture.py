@@ -14,8 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from paths import REPO
 
-SRC = Path(__file__).resolve().parents[1] / "src" / "hardpos"
+SRC = REPO / "src" / "hardpos"
 
 LAYERS = [
     {"errors", "device", "lazy_exports"},

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from paths import REPO
 
 from hardpos.errors import HardposError
 from hardpos.mnist.idx import MNIST_COUNTS
 from hardpos.workflow.config import ConfigError, validate_config
 from hardpos.workflow.layout import layout_from_config
 
-REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "config" / "schema.yaml"
 
 

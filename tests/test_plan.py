@@ -11,14 +11,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from paths import REPO
 from workflow_outputs import copy_workflow
 
 from hardpos.workflow import calibration, cost_model, dry_run, run_config
 from hardpos.workflow import plan as planner
 from hardpos.workflow import schedule as scheduling
 from hardpos.workflow.dry_run import Job, PlanError
-
-ROOT = Path(__file__).resolve().parents[1]
 
 # Two jobs of a real dry run (Snakemake 9.27), cut to the lines the plan reads.
 DRY_RUN = """\
@@ -252,7 +251,7 @@ def test_durations_read_as_a_person_says_them():
     assert planner.duration(50) == "2.1 days"
 
 
-SNAKEMAKE = ROOT / ".venv/bin/snakemake"
+SNAKEMAKE = REPO / ".venv/bin/snakemake"
 VENV_SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 
 
@@ -269,13 +268,13 @@ def plan_rows(stdout: str) -> dict[str, list[str]]:
     shutil.which("snakemake") is None and not SNAKEMAKE.exists(), reason="needs snakemake"
 )
 def test_make_plan_on_the_smoke_config_lists_every_rule(tmp_path):
-    snakemake = ROOT / ".venv/bin/snakemake"
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    snakemake = REPO / ".venv/bin/snakemake"
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     result = subprocess.run(
         [sys.executable, "-m", "hardpos.workflow.plan", "--cores", "2",
          "--snakemake", str(snakemake if snakemake.exists() else "snakemake"),
          "--configfile", "config/smoke.yaml", "--config", f"results={tmp_path}/results"],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+        cwd=REPO, env=env, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     rows = plan_rows(result.stdout)
@@ -297,7 +296,7 @@ def test_make_plan_on_the_imagenet_config_without_its_tree_plans_and_says_so(tmp
         [sys.executable, "-m", "hardpos.workflow.plan", "--cores", "2", "--snakemake",
          str(snakemake), "--configfile", "config/imagenet.yaml", "--config",
          f"results={tmp_path}/results", f"imagenet_dir={absent}"],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO / "src")},
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -341,7 +340,7 @@ def test_to_run_is_snakemakes_own_count_with_the_jobs_whose_params_changed(tmp_p
     made = subprocess.run([str(VENV_SNAKEMAKE), "--cores", "2", *args(real_mnist), "--", *data],
                           cwd=tmp_path, capture_output=True, text=True, timeout=300)  # fmt: skip
     assert made.returncode == 0, made.stderr[-3000:]
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     for mnist, prepare in ((real_mnist, ["2", "0"]), ("mnist-elsewhere", ["2", "2"])):
         planned = subprocess.run(
             [sys.executable, "-m", "hardpos.workflow.plan", "--cores", "2",

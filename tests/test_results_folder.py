@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from paths import REPO
 from workflow_outputs import copy_workflow
 
 from hardpos.workflow.provenance import record_run
@@ -19,7 +20,6 @@ from hardpos.workflow.results_folder import (
 )
 from hardpos.workflow.run_config import load_config
 
-REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 
 

@@ -4,13 +4,12 @@ eq. 5 filtering, scoring a generated table, and the ``hardpos pass`` command."""
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from paths import mnist_dir
 
 from hardpos.errors import InputError
 from hardpos.similarity import (
@@ -25,9 +24,7 @@ from hardpos.similarity import (
 from hardpos.similarity.pairs import perturbed_pairs
 from hardpos.similarity.ssim import C1, C2, C3
 
-MNIST_DIR = Path(
-    os.environ.get("HARDPOS_MNIST_DIR", Path(__file__).parents[2] / "shared" / "data" / "mnist")
-)
+MNIST_DIR = mnist_dir()
 
 
 @pytest.fixture(scope="module")

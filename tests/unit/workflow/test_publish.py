@@ -10,12 +10,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from paths import REPO
 
 from hardpos.errors import InputError
 from hardpos.workflow.provenance import record_run
 from hardpos.workflow.publish import main, publish
 
-PAPER = Path(__file__).resolve().parents[1] / "config" / "paper_table1.yaml"
+PAPER = REPO / "config" / "paper_table1.yaml"
 CONFIG = PAPER.with_name("config.yaml")
 HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
 

@@ -4,10 +4,10 @@ and against the old way of recovering a model's metadata (a regex on its id)."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 import yaml
+from paths import REPO
 from snakemake.utils import update_config
 
 from hardpos.workflow.layout import (
@@ -18,8 +18,6 @@ from hardpos.workflow.layout import (
     layout_from_config,
     one_of,
 )
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def config(*overlays: str, **changes) -> dict:

@@ -103,7 +103,7 @@ def lenet64():
 @pytest.fixture(scope="module")
 def digits(lenet64):
     """Eight real-looking images: MNIST when present, else smooth random blobs."""
-    from conftest import mnist_dir
+    from paths import mnist_dir
 
     path = mnist_dir()
     if (path / "t10k-images-idx3-ubyte.gz").is_file():

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from paths import REPO
 
 from hardpos.errors import InputError, TrainingError
 from hardpos.metrics.classification import error_rate
@@ -122,7 +123,7 @@ def test_a_killed_run_resumes_to_the_same_weights(tmp_path):
     images, labels = _toy_data()
     np.savez(tmp_path / "data.npz", images=images, labels=labels)
     ckpt = tmp_path / "run.ckpt"
-    src = os.path.join(os.path.dirname(__file__), "..", "src")
+    src = REPO / "src"
     script = _KILLABLE.format(
         src=os.path.abspath(src), data=str(tmp_path / "data.npz"), ckpt=str(ckpt)
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -11,6 +10,7 @@ import time
 import numpy as np
 import pytest
 import torch
+from paths import REPO
 
 from hardpos.errors import InputError, ModelError
 from hardpos.metrics.classification import predict
@@ -237,7 +237,7 @@ def test_a_killed_stack_resumes_to_the_same_weights(tmp_path):
     images, labels = _toy_data()
     np.savez(tmp_path / "data.npz", images=images, labels=labels)
     ckpt = tmp_path / "run.ckpt"
-    src = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "src"))
+    src = str(REPO / "src")
     script = _KILLABLE.format(src=src, data=str(tmp_path / "data.npz"), ckpt=str(ckpt))
     proc = subprocess.Popen([sys.executable, "-c", script])
     deadline = time.monotonic() + 180

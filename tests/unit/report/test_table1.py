@@ -8,11 +8,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from paths import REPO
 
 from hardpos.errors import DataError
 from hardpos.report import figures, paper_comparison, statistics, table1
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def _entry(error: float, n: int = 1000) -> dict:

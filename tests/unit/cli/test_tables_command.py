@@ -7,11 +7,12 @@ import warnings
 from pathlib import Path
 
 import pandas as pd
+from paths import REPO
 from scipy import stats
 
 from hardpos.cli import main
 
-PAPER = Path(__file__).resolve().parents[1] / "config" / "paper_table1.yaml"
+PAPER = REPO / "config" / "paper_table1.yaml"
 
 
 def _entry(error: float, n: int) -> dict:
