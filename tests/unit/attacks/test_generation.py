@@ -1,35 +1,33 @@
-"""Adversary generation: directions, the minimal-scale search on the discrete grid, hard
-positives, the table, the command line.
-
-Small models made here: linear models with hand-set weights (where the minimal scale has
-a closed form), an untrained LeNet in float64 labelled with its own predictions (so every
-image is correctly classified and attacked), a tiny colour convnet.
-"""
+"""hardpos.attacks.generation (``generate``): the minimal-scale search on the discrete grid,
+hard positives, the table, bad inputs named, and any user's model (a CIFAR-shaped CNN on
+float input in [0, 1] whose ``forward`` returns logits, with normalisation inside)."""
 
 from __future__ import annotations
 
-import json
+import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
-import torch.nn.functional as F
+from small_cnn import MEAN, STD, SmallCNN, stripes, trained
 from torch import nn
 
+import hardpos
 from hardpos.attacks import (
     COLUMNS,
     compute_directions,
-    feature_direction,
     generate,
     grid_neighbours,
     parse_methods,
     perturb,
     summarize,
 )
-from hardpos.attacks.directions import hot_cold_weights
 from hardpos.errors import InputError
 from hardpos.mnist.lenet import LeNet
+from hardpos.similarity import filter_by_tau, pass_score
+
+from ..conftest import own_labels
 
 
 class Linear(nn.Module):
@@ -59,23 +57,10 @@ class TinyColour(nn.Module):
         return self.fc(torch.relu(self.conv(x.float() / 255.0)).flatten(1))
 
 
-class TwoLayer(nn.Module):
-    """logits = W2 relu(W1 x / 255 + b1) + b2, for a hand-computed feature direction."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        torch.manual_seed(1)
-        self.lin1 = nn.Linear(12, 5, dtype=torch.float64)
-        self.relu = nn.ReLU()
-        self.lin2 = nn.Linear(5, 3, dtype=torch.float64)
-
-    def logits(self, x):
-        return self.lin2(self.relu(self.lin1(x.to(torch.float64).flatten(1) / 255.0)))
-
-
 # the 2-class linear model of the closed-form tests: h_0 = 137.3, h_1 = v . x with
 # v = (1, -2, 0.5, 1.5); at x = 100 everywhere the margin h_0 - h_1 is M0 = 37.3
 V = np.array([1.0, -2.0, 0.5, 1.5])
+
 M0 = 37.3
 
 
@@ -85,36 +70,6 @@ def linear_two_class() -> Linear:
 
 def flat_image(value: int = 100) -> np.ndarray:
     return np.full((1, 1, 2, 2), value, dtype=np.uint8)
-
-
-def own_labels(model, images) -> np.ndarray:
-    """The model's predictions: every image is then correctly classified."""
-    with torch.no_grad():
-        x = torch.as_tensor(images)
-        x = x.unsqueeze(1) if x.ndim == 3 else x
-        return model.logits(x.to(torch.float64)).argmax(1).numpy()
-
-
-@pytest.fixture(scope="module")
-def lenet64():
-    return LeNet(seed=3).double().eval()
-
-
-@pytest.fixture(scope="module")
-def digits(lenet64):
-    """Eight real-looking images: MNIST when present, else smooth random blobs."""
-    from paths import mnist_dir
-
-    path = mnist_dir()
-    if (path / "t10k-images-idx3-ubyte.gz").is_file():
-        from hardpos.mnist.idx import load_mnist
-
-        images = load_mnist(path, "test")[0][:8]
-    else:
-        rng = np.random.default_rng(0)
-        images = (rng.random((8, 28, 28)) ** 4 * 255).astype(np.uint8)
-    images = images[:, None]
-    return images, own_labels(lenet64, images)
 
 
 def brute_force_minimum(model, x: np.ndarray, d: np.ndarray, label: int) -> float:
@@ -229,101 +184,6 @@ def test_search_matches_brute_force_on_random_two_class_models(method):
             assert row["success"] and row["s_min"] == pytest.approx(expected, rel=1e-12), trial
             found += 1
     assert found >= 3
-
-
-# -- directions ---------------------------------------------------------------------------
-
-
-def test_hot_cold_directions_equal_autograd_per_image_and_rank(lenet64, digits):
-    images, labels = digits
-    dirs = parse_methods(["hc-d-4", "hc-s-k2"])
-    got = compute_directions(lenet64, torch.as_tensor(images), torch.as_tensor(labels), dirs)
-    for i in range(len(images)):
-        x = torch.as_tensor(images[i : i + 1], dtype=torch.float64).requires_grad_(True)
-        h = lenet64.logits(x)[0]
-        others = [c for c in torch.argsort(h, descending=True).tolist() if c != labels[i]]
-        for j, direction in enumerate(dirs):
-            t = others[direction.k - 1]
-            w = torch.zeros(10, dtype=torch.float64)
-            w[t], w[labels[i]] = h[t].abs(), -h[labels[i]]
-            (grad,) = torch.autograd.grad(h @ w.detach(), x, retain_graph=True)
-            expected = torch.sign(grad) if direction.sign else grad / grad.abs().max()
-            assert int(got.hot[i, j]) == t
-            torch.testing.assert_close(got.d[i, j], expected[0], rtol=1e-9, atol=1e-12)
-
-
-def test_fgs_fgv_directions_equal_cross_entropy_gradient(lenet64, digits):
-    images, labels = digits
-    got = compute_directions(
-        lenet64, torch.as_tensor(images), torch.as_tensor(labels), parse_methods("fgs,fgv")
-    )
-    x = torch.as_tensor(images, dtype=torch.float64).requires_grad_(True)
-    loss = F.cross_entropy(lenet64.logits(x), torch.as_tensor(labels), reduction="sum")
-    (grad,) = torch.autograd.grad(loss, x)
-    fgv = grad / grad.flatten(1).abs().amax(1).view(-1, 1, 1, 1)
-    torch.testing.assert_close(got.d[:, 1], fgv, rtol=1e-9, atol=1e-12)
-    torch.testing.assert_close(got.d[:, 0], torch.sign(grad))
-    assert (got.hot == -1).all()
-
-
-def test_all_directions_of_a_batch_take_one_forward_and_one_backward_pass(
-    lenet64, digits, monkeypatch
-):
-    images, labels = digits
-    calls = {"forward": 0, "backward": 0}
-    real_grad, real_logits = torch.autograd.grad, lenet64.logits
-
-    def counting_grad(*args, **kwargs):
-        calls["backward"] += 1
-        return real_grad(*args, **kwargs)
-
-    def counting_logits(x):
-        calls["forward"] += 1
-        return real_logits(x)
-
-    monkeypatch.setattr(torch.autograd, "grad", counting_grad)
-    monkeypatch.setattr(lenet64, "logits", counting_logits)
-    got = compute_directions(
-        lenet64, torch.as_tensor(images), torch.as_tensor(labels), parse_methods("fgs,hc-d-9")
-    )
-    assert got.d.shape == (8, 10, 1, 28, 28)
-    assert calls == {"forward": 1, "backward": 1}
-
-
-def test_feature_direction_at_logits_equals_the_hot_cold_direction(lenet64, digits):
-    images, labels = digits
-    x = torch.as_tensor(images)
-    h = lenet64.logits(x.double()).detach()
-    got = compute_directions(lenet64, x, torch.as_tensor(labels), parse_methods("hc-d-k1"))
-    w = hot_cold_weights(h, torch.as_tensor(labels), got.hot[:, 0])
-    for layer in ("logits", "ip2"):
-        d = feature_direction(lenet64, layer, images, w)
-        d = d / d.flatten(1).abs().amax(1).view(-1, 1, 1, 1)
-        torch.testing.assert_close(d, got.d[:, 0], rtol=1e-9, atol=1e-12)
-
-
-def test_feature_direction_at_inner_layer_equals_hand_computation():
-    model = TwoLayer()
-    rng = np.random.default_rng(2)
-    images = rng.integers(0, 256, (3, 1, 3, 4), dtype=np.uint8)
-    w = torch.as_tensor(rng.normal(size=(3, 5)))
-    W1, b1 = model.lin1.weight.detach(), model.lin1.bias.detach()
-    x = torch.as_tensor(images, dtype=torch.float64).flatten(1)
-    # <w, lin1(x / 255)> = w . (W1 x / 255 + b1): gradient W1^T w / 255
-    expected = (w @ W1 / 255.0).view(3, 1, 3, 4)
-    torch.testing.assert_close(feature_direction(model, "lin1", images, w), expected)
-    # after the ReLU only the active units pass the vector back
-    active = (x / 255.0 @ W1.T + b1 > 0).to(torch.float64)
-    expected = ((w * active) @ W1 / 255.0).view(3, 1, 3, 4)
-    torch.testing.assert_close(feature_direction(model, "relu", images, w), expected)
-    # K vectors per image in one call
-    both = feature_direction(model, "lin1", images, torch.stack([w, 2 * w]))
-    torch.testing.assert_close(both[1], 2 * both[0])
-
-
-def test_feature_direction_names_an_unknown_layer(lenet64, digits):
-    with pytest.raises(InputError, match="'conv9'.*conv1"):
-        feature_direction(lenet64, "conv9", digits[0], torch.zeros(8, 10))
 
 
 # -- the search on a real network ----------------------------------------------------------
@@ -557,73 +417,6 @@ def test_float_pixel_values_give_the_results_of_uint8(lenet64, digits):
     pd.testing.assert_frame_equal(as_float.table, as_uint8.table)
 
 
-def test_method_names_expand_to_directions():
-    names = [d.name for d in parse_methods("fgs, HC-D-3,hc-d-k2,hc-s-k9")]
-    assert names == ["FGS", "HC-D-1", "HC-D-2", "HC-D-3", "HC-S-9"]
-
-
-# -- the command line ---------------------------------------------------------------------
-
-
-def test_cli_writes_images_and_table(tmp_path, capsys):
-    from hardpos.cli import main
-    from hardpos.files.datasets import save_dataset
-    from hardpos.files.images import load_images
-    from hardpos.files.parquet import load_table
-    from hardpos.mnist.lenet import save_model
-
-    model = LeNet(seed=5).eval()
-    images = (np.random.default_rng(1).random((4, 28, 28)) ** 3 * 255).astype(np.uint8)
-    save_model(tmp_path / "net.pt", model, {"seed": 5})
-    save_dataset(tmp_path / "set.npz", images, own_labels(model, images))
-    out = tmp_path / "out"
-    args = ["attack", "--model", str(tmp_path / "net.pt"), "--images", str(tmp_path / "set.npz")]
-    args += ["--methods", "fgs,hc-d-2", "--factors", "1,1.05", "--limit", "3", "--out", str(out)]
-    assert main(args) == 0
-    report = json.loads(capsys.readouterr().out)
-    table, adv = load_table(out / "table.parquet"), load_images(out / "images.npz")
-    assert report["rows"] == len(table) == len(adv) == 3 * 3 * 2
-    assert adv.shape[1:] == (1, 28, 28) and adv.dtype == np.uint8
-    assert list(table.columns) == list(COLUMNS)
-    assert {r["method"] for r in report["summary"]} == {"fgs", "hc-d"}
-    assert main([*args[:-2], "--methods", "pgd", "--out", str(out)]) == 2
-    assert "unknown method 'pgd'" in capsys.readouterr().err
-
-
-@pytest.mark.filterwarnings("error::UserWarning")  # no tensor over the read-only map
-def test_streamed_generation_equals_generate_in_memory(tmp_path, monkeypatch):
-    """The stage writes each chunk as it is made; the file and table are generate's."""
-    import hardpos.attacks.generation
-    from hardpos.experiments.adversarials import generate_adversarials
-    from hardpos.experiments.models import load_model
-    from hardpos.files.datasets import save_dataset
-    from hardpos.files.images import load_images
-    from hardpos.files.parquet import load_table, save_table
-    from hardpos.mnist.lenet import save_model
-
-    save_model(tmp_path / "net.pt", LeNet(seed=5).eval(), {"seed": 5})
-    model = load_model(tmp_path / "net.pt")
-    images = (np.random.default_rng(2).random((40, 28, 28)) ** 3 * 255).astype(np.uint8)
-    labels = own_labels(model.double(), images)
-    labels[[3, 17, 18]] = (labels[[3, 17, 18]] + 1) % 10  # sources that are not attacked
-    save_dataset(tmp_path / "set.npz", images, labels)
-    out = {"out_images": tmp_path / "adv.npz", "out_table": tmp_path / "table.parquet"}
-    monkeypatch.setattr(hardpos.attacks.generation, "TABLE_MERGE", 3)  # tables merged on the way
-    generate_adversarials(
-        model=tmp_path / "net.pt", dataset=tmp_path / "set.npz", family="hc-d", k=2,
-        factors=[1.0, 1.1], limit=None, net=3, batch_size=7, device="cpu", **out,
-    )  # fmt: skip
-    # batch_size 7 over 2 directions: 3 sources per chunk, 14 chunks
-    adv, table = generate(load_model(tmp_path / "net.pt"), images, labels, methods="hc-d-2",
-                          factors=[1.0, 1.1], batch_size=7)  # fmt: skip
-    assert len(table) == 37 * 2 * 2 and 3 not in set(table["source"])
-    np.testing.assert_array_equal(load_images(out["out_images"]), adv)
-    save_table(tmp_path / "expected.parquet", table.assign(net=3))
-    pd.testing.assert_frame_equal(
-        load_table(out["out_table"]), load_table(tmp_path / "expected.parquet")
-    )
-
-
 def test_generate_works_inside_inference_mode(lenet64, digits):
     images, labels = digits
     with torch.inference_mode():
@@ -642,3 +435,211 @@ class NanGradient(nn.Module):
 def test_non_finite_gradient_ends_as_a_zero_direction():
     _, table = generate(NanGradient(), flat_image(0), [0], methods=["fgv", "fgs"])
     assert table["reason"].tolist() == ["zero_direction", "zero_direction"]
+
+
+UNIT = (0.0, 1.0)
+
+
+@pytest.fixture(scope="module")
+def net() -> SmallCNN:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small convolutions: one thread is the fastest on a busy CPU
+    try:
+        return trained(steps=60)
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def images() -> tuple[np.ndarray, np.ndarray]:
+    return stripes(40, seed=7)
+
+
+def predict(net, x: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        return net(torch.as_tensor(x)).argmax(1).numpy()
+
+
+def sign_direction(net, x: np.ndarray, label: int) -> np.ndarray:
+    """sign of d/dx of the cross-entropy, as logsumexp_{j != y} h_j - h_y (the same
+    direction: the loss gradient is (1 - p_y) times it, and it does not vanish in float32
+    where p_y rounds to 1)."""
+    x = torch.as_tensor(x[None]).clone().requires_grad_(True)
+    h = net(x)[0]
+    others = torch.cat([h[:label], h[label + 1 :]])
+    (grad,) = torch.autograd.grad(torch.logsumexp(others, 0) - h[label], x)
+    return torch.sign(grad[0]).numpy()
+
+
+def exhaustive_minimum(net, x: np.ndarray, label: int) -> int | None:
+    """The smallest m in 1..255 for which clip(x + m/255 sign(g)) is misclassified."""
+    levels = np.round(x * 255).astype(np.float64)
+    sign = sign_direction(net, x, label)
+    steps = np.arange(1, 256, dtype=np.float64)[:, None, None, None]
+    candidates = (np.clip(levels + steps * sign, 0, 255) / 255).astype(np.float32)
+    wrong = np.flatnonzero(predict(net, candidates) != label)
+    return int(wrong[0]) + 1 if len(wrong) else None
+
+
+def test_fgs_on_a_unit_range_model_is_misclassified_on_the_grid_and_minimal(net, images):
+    x, y = images
+    correct = np.flatnonzero(predict(net, x) == y)
+    assert len(correct) >= 30
+    result = generate(net, x, y, methods="fgs", input_range=UNIT)
+    adv, table = result
+    assert adv.dtype == np.float32 and adv.shape == (len(table), 3, 32, 32)
+    assert adv.min() >= 0 and adv.max() <= 1
+    np.testing.assert_allclose(adv * 255, np.round(adv * 255), atol=1e-4)  # the 1/255 grid
+    assert sorted(table["source"]) == sorted(correct)  # every correct source has its row
+    assert result.summary["misclassified"] == len(x) - len(correct)
+    ok = table["success"].to_numpy()
+    assert ok.mean() >= 0.95
+    sources = table["source"].to_numpy()
+    assert (predict(net, adv[ok]) != y[sources[ok]]).all()
+    # L-infinity of the returned images, in grey levels, is the table's
+    measured = np.abs(adv - x[sources]).reshape(len(adv), -1).max(axis=1) * 255
+    np.testing.assert_allclose(measured, table["linf"], atol=1e-3)
+    exhaustive = np.array(
+        [exhaustive_minimum(net, x[s], int(y[s])) or np.nan for s in sources], dtype=np.float64
+    )
+    agree = np.isclose(table["linf"].where(table["success"]), exhaustive)
+    assert agree.mean() >= 0.95, (table["linf"].to_numpy(), exhaustive)
+
+
+def test_misclassified_sources_are_counted_and_every_other_source_has_rows(net, images):
+    x, y = images[0][:12], images[1][:12].copy()
+    flipped = [2, 5, 9]
+    y[flipped] = (y[flipped] + 1) % 4
+    wrong = np.flatnonzero(predict(net, x) != y)
+    assert set(flipped) <= set(wrong)
+    result = generate(net, x, y, methods="fgs,hc-d-3", factors=[1.0, 1.05], input_range=UNIT)
+    table = result.table
+    assert result.summary["misclassified"] == len(wrong)
+    np.testing.assert_array_equal(result.misclassified, wrong)
+    assert result.summary["attacked"] == 12 - len(wrong) == table["source"].nunique()
+    counts = table.groupby("source").size()
+    assert (counts == 4 * 2).all()  # FGS + HC-D-1..3, two factors each
+    assert set(counts.index).isdisjoint(wrong)
+    failed = table[~table["success"]]
+    assert (failed["reason"] != "").all()  # a failed row says why
+
+
+def test_uint8_images_and_normalisation_outside_give_the_same_images(net, images):
+    x, y = images[0][:10], images[1][:10]
+    methods = "fgs,fgv,hc-d-3"
+    floats = generate(net, x, y, methods=methods, input_range=UNIT)
+    pixels = np.round(x * 255).astype(np.uint8)
+    uint8 = generate(net, pixels, y, methods=methods, input_range=UNIT)
+    assert uint8.images.dtype == np.uint8
+    np.testing.assert_array_equal(uint8.images, np.round(floats.images * 255).astype(np.uint8))
+    pd.testing.assert_frame_equal(uint8.table, floats.table)
+    # the same weights without the normalisation inside, given it as mean and std instead
+    bare = SmallCNN(normalise=False)
+    bare.load_state_dict(net.state_dict())
+    outside = generate(bare.eval(), x, y, methods=methods, input_range=UNIT, mean=MEAN, std=STD)
+    np.testing.assert_array_equal(outside.images, floats.images)
+    pd.testing.assert_frame_equal(outside.table, floats.table)
+    # a plain function (no parameters, no eval mode) works the same
+    call = generate(lambda batch: net(batch), x, y, methods=methods, input_range=UNIT)
+    np.testing.assert_array_equal(call.images, floats.images)
+
+
+def test_worked_example_pass_on_colour_and_the_eq5_filter(net, images):
+    """The README's example: FGS, FGV and HC-D-3 on the [0, 1] model, PASS with
+    data_range=1.0 on the colour images, the hard positives with PASS >= 0.9."""
+    x, y = images[0][:6], images[1][:6]
+    adv, table = generate(net, x, y, methods="fgs,fgv,hc-d-3", input_range=UNIT)
+    originals = x[table["source"]]
+    scored = table.assign(pass_=pass_score(adv, originals, data_range=1.0).scores)
+    scored = scored.rename(columns={"pass_": "pass"})
+    on_pixels = pass_score(np.round(adv * 255), np.round(originals * 255)).scores
+    np.testing.assert_allclose(scored["pass"], on_pixels, atol=1e-6)
+    kept = filter_by_tau(scored, 0.9)
+    assert kept["success"].all() and (kept["pass"] >= 0.9).all()
+    assert set(kept.index) == set(scored.index[scored["success"] & (scored["pass"] >= 0.9)])
+
+
+class WrongShape(torch.nn.Module):
+    def forward(self, x):
+        return x.flatten(1)[:, :4, None]
+
+
+def test_a_model_returning_the_wrong_shape_gets_an_input_error_naming_it(images):
+    x, y = images[0][:3], images[1][:3]
+    with pytest.raises(InputError, match=r"shape \(3, 4, 1\)"):
+        generate(WrongShape(), x, y, methods="fgs", input_range=UNIT)
+
+
+def test_float_images_outside_the_range_or_off_the_grid(net, images):
+    x, y = images[0][:2], images[1][:2]
+    with pytest.raises(InputError, match=r"input_range is \[0, 255\]"):
+        generate(net, x * 300, y, methods="fgs")
+    with pytest.raises(InputError, match=r"but input_range is \[0, 1\]"):
+        generate(net, np.round(x * 255), y, methods="fgs", input_range=UNIT)
+    with pytest.warns(UserWarning, match="not on the 1/255 grid"):
+        off = generate(net, x + np.float32(0.4 / 255), y, methods="fgs", input_range=UNIT)
+    on = generate(net, x, y, methods="fgs", input_range=UNIT)
+    np.testing.assert_array_equal(off.images, on.images)  # rounded onto the grid first
+
+
+def test_progress_bar_only_when_asked_or_on_a_terminal(net, images, capsys):
+    x, y = images[0][:2], images[1][:2]
+    generate(net, x, y, methods="fgs", input_range=UNIT)  # stderr is not a terminal here
+    assert capsys.readouterr().err == ""
+    generate(net, x, y, methods="fgs", input_range=UNIT, progress=True)
+    err = capsys.readouterr().err
+    assert "attack" in err and "2/2" in err and "image" in err
+
+
+def test_a_model_that_outputs_probabilities_is_warned_about(net, images):
+    """A softmax at the model's end once passed unseen (the attacks take logits)."""
+    x, y = images[0][:2], images[1][:2]
+    with pytest.warns(UserWarning, match="sum to 1 for each image: probabilities"):
+        generate(torch.nn.Sequential(net, torch.nn.Softmax(dim=1)), x, y, methods="fgs",
+                 input_range=UNIT)  # fmt: skip
+
+
+def test_a_single_colour_image_without_its_batch_axis_is_named(net, images):
+    """It once read "3 images but labels of shape (1,)"."""
+    x, y = images[0][0], images[1][:1]
+    with pytest.raises(InputError, match=r"one image \[C, H, W\] needs its batch axis"):
+        generate(net, x, y, methods="fgs", input_range=UNIT)
+
+
+class ExpectsPixels(torch.nn.Module):
+    """``net`` as a model trained on 0..255 input would take it."""
+
+    def __init__(self, net) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        return self.net(x / 255)
+
+
+def test_most_sources_misclassified_at_the_given_range_names_the_range_that_fits(net, images):
+    """A 0..255 model given --input-range 0,1 once had 18 of 20 images "misclassified"."""
+    x, y = np.round(images[0][:20] * 255).astype(np.uint8), images[1][:20]
+    model = ExpectsPixels(net)
+    with pytest.warns(UserWarning, match=r"of 20 source images are misclassified") as caught:
+        generate(model, x, y, methods="fgs", input_range=UNIT)
+    assert "input_range (0,255) it classifies" in str(caught[0].message)
+    assert "--input-range 0,255" in str(caught[0].message)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        generate(model, x, y, methods="fgs")  # 0..255, the range it takes: no warning
+
+
+@pytest.mark.parametrize(
+    ("shape", "message"),
+    [
+        ((4, 28, 28, 1), "these look channels-last"),
+        ((4, 3, 28, 28), "expected input.* to have 1 channels"),
+        ((4, 1, 32, 32), "images of shape \\(4, 1, 32, 32\\) do not fit the model"),
+    ],
+)
+def test_images_of_the_wrong_layout_name_the_shape_expected(shape, message):
+    images = np.zeros(shape, np.uint8)
+    with pytest.raises(InputError, match=message) as caught:
+        hardpos.generate(LeNet(seed=1), images, np.zeros(4, int), methods="fgs")
+    assert "expected [N, C, H, W]" in str(caught.value)

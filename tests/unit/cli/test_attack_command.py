@@ -1,6 +1,5 @@
-"""``hardpos attack`` with a user's model and images: a TorchScript file, a
-``package.module:factory`` with ``--weights``, a folder of PNG files with a CSV of labels,
-the table as CSV, and ``--help`` showing the defaults."""
+"""``hardpos attack``: TorchScript files and factories as models, PNG folders and labels,
+checksummed weights, its defaults in --help, and user inputs named."""
 
 from __future__ import annotations
 
@@ -14,10 +13,58 @@ import pytest
 import torch
 from small_cnn import MEAN, STD, stripes, trained
 
-from hardpos.attacks import generate
+from hardpos.attacks import (
+    COLUMNS,
+    generate,
+)
 from hardpos.cli import main
+from hardpos.errors import InputError
 from hardpos.files.images import load_images
 from hardpos.files.parquet import load_table
+from hardpos.mnist.lenet import LeNet
+
+from ..conftest import own_labels
+
+# -- the command line ---------------------------------------------------------------------
+
+
+def test_cli_writes_images_and_table(tmp_path, capsys):
+    from hardpos.cli import main
+    from hardpos.files.datasets import save_dataset
+    from hardpos.files.images import load_images
+    from hardpos.files.parquet import load_table
+    from hardpos.mnist.lenet import save_model
+
+    model = LeNet(seed=5).eval()
+    images = (np.random.default_rng(1).random((4, 28, 28)) ** 3 * 255).astype(np.uint8)
+    save_model(tmp_path / "net.pt", model, {"seed": 5})
+    save_dataset(tmp_path / "set.npz", images, own_labels(model, images))
+    out = tmp_path / "out"
+    args = ["attack", "--model", str(tmp_path / "net.pt"), "--images", str(tmp_path / "set.npz")]
+    args += ["--methods", "fgs,hc-d-2", "--factors", "1,1.05", "--limit", "3", "--out", str(out)]
+    assert main(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    table, adv = load_table(out / "table.parquet"), load_images(out / "images.npz")
+    assert report["rows"] == len(table) == len(adv) == 3 * 3 * 2
+    assert adv.shape[1:] == (1, 28, 28) and adv.dtype == np.uint8
+    assert list(table.columns) == list(COLUMNS)
+    assert {r["method"] for r in report["summary"]} == {"fgs", "hc-d"}
+    assert main([*args[:-2], "--methods", "pgd", "--out", str(out)]) == 2
+    assert "unknown method 'pgd'" in capsys.readouterr().err
+
+
+def test_the_attack_command_names_channels_last_images(tmp_path, capsys):
+    from hardpos.files.datasets import save_dataset
+    from hardpos.mnist.lenet import save_model
+
+    save_model(tmp_path / "net.pt", LeNet(seed=1), {})
+    save_dataset(tmp_path / "x.npz", np.zeros((3, 28, 28, 1), np.uint8), np.zeros(3, np.int64))
+    images, out = str(tmp_path / "x.npz"), str(tmp_path / "o")
+    code = main(["attack", "--model", str(tmp_path / "net.pt"), "--images", images,
+                 "--methods", "fgs", "--out", out])  # fmt: skip
+    assert code != 0
+    err = capsys.readouterr().err
+    assert "these look channels-last" in err and "Traceback" not in err
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +202,6 @@ def test_attack_help_shows_every_default(capsys):
 def test_a_labels_csv_that_misses_an_image_names_it(tmp_path):
     """The unlisted image was once left out without a word."""
     from hardpos.cli.user_inputs import load_image_folder
-    from hardpos.errors import InputError
 
     x, y = stripes(3, seed=4)
     folder = png_folder(tmp_path / "pngs", np.round(x * 255).astype(np.uint8), y)

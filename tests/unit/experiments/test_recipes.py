@@ -1,4 +1,6 @@
-"""Recipes, the generation plan, PASS buckets and the held-out sample."""
+"""hardpos.experiments.recipes: Table 1's recipes parsed and checked, type names, the
+generation plan, PASS buckets, the held-out sample (with its delta), frontier and
+objective recipes."""
 
 from __future__ import annotations
 
@@ -6,11 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from hardpos.attacks.search import perturb
 from hardpos.errors import InputError
 from hardpos.experiments.recipes import (
     HELDOUT_TYPES,
     Recipe,
     generation_plan,
+    heldout_factor,
     parse_recipes,
     parse_type,
     pass_buckets,
@@ -18,6 +22,91 @@ from hardpos.experiments.recipes import (
     sample_heldout,
     type_names,
 )
+from hardpos.similarity import pass_score
+from hardpos.training.adversarial_objectives import (
+    FGSObjective,
+    objective_from_recipe,
+)
+
+from .conftest import _brute_force, _case
+
+
+def _generated_table(images, directions, s_min, factors):
+    """What generate and score_pass leave for these directions: one row per (direction,
+    factor), all misclassified, PASS by the OpenCV reference (source i, hot rank 1)."""
+    rows = []
+    for i in range(len(images)):
+        for c in factors:
+            adv = perturb(images[i : i + 1], directions[i : i + 1], c * s_min[i])
+            score = pass_score(adv, images[i : i + 1], "opencv").scores[0]
+            rows.append({"source": i, "method": "hc-d", "k": 1, "factor": c, "success": True,
+                         "pass": score})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_frontier_recipe_picks_the_brute_force_scale_of_each_direction_from_the_table():
+    images, directions, s_min = _case()
+    factors = [1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0]
+    expected = _brute_force(images, directions, s_min, factors, 0.8)
+    assert len(set(expected)) > 1
+    (recipe,) = parse_recipes(
+        [{"name": "HC-D-1-frontier-0.8", "method": "hc-d", "k": 1, "factor": "frontier",
+          "tau": 0.8, "frontier_factors": factors}]
+    )  # fmt: skip
+    table = _generated_table(images, directions, s_min, factors)
+    chosen = table[recipe_mask(recipe, table)]
+    found = dict(zip(chosen["source"], chosen["factor"], strict=True))
+    assert found == {i: factors[j] for i, j in enumerate(expected) if j >= 0}
+
+
+def test_frontier_recipe_by_hand_stops_at_a_miss_or_a_drop_and_skips_directions_below_tau():
+    (recipe,) = parse_recipes(
+        [{"name": "F", "method": "hc-d", "k": 2, "factor": "frontier", "tau": 0.9,
+          "frontier_factors": [1.0, 1.1, 1.2]}]
+    )  # fmt: skip
+    rows = [
+        # source, k, factor, success, pass
+        (0, 1, 1.0, True, 0.99), (0, 1, 1.1, True, 0.95), (0, 1, 1.2, True, 0.92),  # -> 1.2
+        (0, 2, 1.0, True, 0.97), (0, 2, 1.1, False, 0.96), (0, 2, 1.2, True, 0.95),  # -> 1.0
+        (1, 1, 1.0, True, 0.93), (1, 1, 1.1, True, 0.85), (1, 1, 1.2, True, 0.99),  # -> 1.0
+        (1, 2, 1.0, True, 0.80), (1, 2, 1.1, True, 0.99), (1, 2, 1.2, True, 0.99),  # none
+        (2, 3, 1.0, True, 0.99), (2, 3, 1.1, True, 0.99), (2, 3, 1.2, True, 0.99),  # rank 3
+        (3, 1, 1.05, True, 0.99),  # a factor off the grid
+    ]  # fmt: skip
+    table = pd.DataFrame(rows, columns=["source", "k", "factor", "success", "pass"])
+    table["method"] = "hc-d"
+    table = table.sample(frac=1.0, random_state=0)  # the walk must not rely on row order
+    chosen = table[recipe_mask(recipe, table)]
+    picked = sorted(zip(chosen["source"], chosen["k"], chosen["factor"], strict=True))
+    assert picked == [(0, 1, 1.2), (0, 2, 1.0), (1, 1, 1.0)]
+
+
+def test_frontier_recipe_generates_its_grid_and_refuses_a_table_that_lacks_part_of_it():
+    (recipe,) = parse_recipes(
+        [{"name": "F", "method": "hc-d", "k": 9, "factor": "frontier", "tau": 0.9}]
+    )
+    assert recipe.frontier_factors == (1.0, 1.1, 1.2, 1.3, 1.4, 1.5)  # the bucket pool's
+    plan = generation_plan([recipe], heldout_types=[])
+    assert plan["train"]["hc-d"] == {"k": 9, "factors": [1.0, 1.1, 1.2, 1.3, 1.4, 1.5]}
+    table = pd.DataFrame({"source": [0, 0], "method": "hc-d", "k": 1, "factor": [1.0, 1.1],
+                          "success": True, "pass": 0.99})  # fmt: skip
+    with pytest.raises(InputError, match=r"lacks some of frontier_factors.*source 0, k 1"):
+        recipe_mask(recipe, table)
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"factor": "frontier"}, "needs tau"),
+        ({"factor": "frontier", "tau": 0.9, "frontier_factors": [1.1, 1.2]}, "start at 1.0"),
+        ({"factor": "frontier", "tau": 0.9, "frontier_factors": [1.0, 1.2, 1.1]}, "ascend"),
+        ({"factor": 1.05, "tau": 0.9, "frontier_factors": [1.0, 1.1]}, "needs factor: frontier"),
+    ],
+)
+def test_bad_frontier_recipes_name_the_recipe_and_the_problem(entry, message):
+    with pytest.raises(InputError, match=message):
+        parse_recipes([{"name": "F", "method": "hc-d", "k": 9, **entry}])
+
 
 PAPER = [
     {"name": "FGS", "method": "fgs"},
@@ -152,3 +241,75 @@ def test_heldout_sample_draws_per_type_from_all_nets_and_says_when_a_type_is_mis
     assert set(sample["net"]) == {1, 2}
     with pytest.raises(InputError, match="'HC-2'"):
         sample_heldout(net_tables, types=["HC-2"], per_type=6, seed=0)
+
+
+def _net_table(net: int) -> pd.DataFrame:
+    """FGS and HC-1 rows of one base net at each factor a held-out type could ask for; the
+    source number encodes the factor, so the test sees which rows were picked."""
+    rows = []
+    for factor in (1.0, 1.05, 1.2, 1.26):
+        for method, k in (("fgs", 0), ("hc-d", 1)):
+            for i in range(4):
+                rows.append(dict(method=method, k=k, factor=factor, success=True, label=3,
+                                 source=int(round(factor * 100)) * 10 + i))  # fmt: skip
+    frame = pd.DataFrame(rows)
+    return frame.assign(row=np.arange(len(frame)), net=net)
+
+
+def test_heldout_types_are_taken_at_their_factor_times_one_plus_delta():
+    tables = {net: _net_table(net) for net in (1, 2)}
+    types = ["FGS", "HC-1x1.05"]
+    at_boundary = sample_heldout(tables, types=types, per_type=8, seed=0)
+    beyond = sample_heldout(tables, types=types, per_type=8, seed=0, delta=0.2)
+    for sample, fgs, hc in ((at_boundary, 1.0, 1.05), (beyond, 1.2, 1.26)):
+        by_type = sample.groupby("type")["factor"].unique()
+        assert list(by_type["FGS"]) == [fgs]  # 1.2 = 1.0 x (1 + 0.2)
+        assert list(by_type["HC-1x1.05"]) == [hc]  # 1.26 = 1.05 x 1.2: factors multiply
+        assert set(sample[sample["type"] == "FGS"]["method"]) == {"fgs"}
+
+
+def test_delta_zero_draws_exactly_what_the_type_names_say():
+    tables = {1: _net_table(1)}
+    sample = sample_heldout(tables, types=["FGS"], per_type=4, seed=0, delta=0.0)
+    assert sorted(sample["source"]) == [1000, 1001, 1002, 1003]
+
+
+def test_the_generation_plan_makes_the_test_split_at_the_shifted_factors():
+    plan = generation_plan([], heldout_types=["FGS", "HC-1", "HC-1x1.05"], heldout_delta=0.1)
+    assert plan["test"]["fgs"]["factors"] == [1.0, 1.1]  # 1.0: the search's own image
+    assert plan["test"]["hc-d"]["factors"] == [1.0, 1.1, 1.155]
+    assert plan["train"] == {}
+
+
+def test_a_delta_with_no_generated_images_names_the_type_and_scale():
+    with pytest.raises(InputError, match=r"'FGS' at 1.3 x s_min \(delta 0.3\)"):
+        sample_heldout({1: _net_table(1)}, types=["FGS"], per_type=4, seed=0, delta=0.3)
+
+
+def test_a_negative_delta_is_refused():
+    assert heldout_factor(1.05, 0.05) == pytest.approx(1.1025)
+    with pytest.raises(InputError, match="heldout delta -0.1"):
+        heldout_factor(1.0, -0.1)
+
+
+def test_objective_recipes_parse_draw_no_generated_images_and_check_their_settings():
+    from hardpos.experiments.recipes import generation_plan, parse_recipes
+
+    recipes = parse_recipes(
+        [
+            {"name": "PGD-AT", "method": "pgd-at", "eps": 0.3, "step_size": 0.1, "steps": 7},
+            {"name": "FGS-objective", "method": "fgs-objective", "alpha": 0.5, "eps": 0.25},
+        ]
+    )
+    assert [r.adversarial for r in recipes] == [False, False]
+    assert recipes[0].objective_settings() == {
+        "method": "pgd-at", "eps": 0.3, "step_size": 0.1, "steps": 7,
+    }  # fmt: skip
+    assert generation_plan(recipes, heldout_types=())["train"] == {}
+    settings = dict(recipes[1].objective_settings())
+    objective = objective_from_recipe(settings.pop("method"), settings)
+    assert objective == FGSObjective(eps=0.25, alpha=0.5)
+    with pytest.raises(InputError, match="recipe 'P': unknown keys \\['k'\\]"):
+        parse_recipes([{"name": "P", "method": "pgd-at", "k": 3}])
+    with pytest.raises(InputError, match="recipe 'P': pgd-at eps 3"):
+        parse_recipes([{"name": "P", "method": "pgd-at", "eps": 3}])

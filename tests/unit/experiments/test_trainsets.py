@@ -1,5 +1,5 @@
-"""A held-out set or PASS bucket that gets fewer images than the config asks fails its
-stage with both numbers, unless the config allows it; the counts are recorded either way."""
+"""hardpos.experiments.trainsets: the held-out set and the PASS buckets built from several
+nets' files, their shortfalls named or recorded, copied a chunk at a time."""
 
 from __future__ import annotations
 
@@ -9,10 +9,78 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import hardpos.experiments.adversarials
+import hardpos.files.images
 from hardpos.errors import DataError
+from hardpos.experiments.recipes import Recipe
 from hardpos.experiments.trainsets import build_buckets, build_heldout
-from hardpos.files.images import save_images
+from hardpos.files.datasets import load_dataset
+from hardpos.files.images import ImageStack, load_images, save_images
 from hardpos.files.parquet import load_table, save_table
+
+from .conftest import DIRECTIONS, full_bytes, peak_bytes
+
+
+def _generated_files(tmp_path, net: int, family: str, rows: list[tuple]) -> tuple[str, str]:
+    """An (images, table) pair as the generate stage writes it. Each image carries its
+    (net, family, row) in its first three pixels, so a copied image can be traced."""
+    fam = {"fgs": 1, "hc-d": 2}[family]
+    images = np.zeros((len(rows), 1, 28, 28), np.uint8)
+    for i in range(len(rows)):
+        images[i, 0, 0, :3] = (net, fam, i)
+    table = pd.DataFrame(rows, columns=["method", "k", "factor", "success", "label"])
+    table["source"] = np.arange(len(rows))
+    table["net"] = net
+    image_path, table_path = tmp_path / f"{net}-{family}.npz", tmp_path / f"{net}-{family}.pq"
+    save_images(image_path, images)
+    save_table(table_path, table)
+    return str(image_path), str(table_path)
+
+
+def test_building_the_heldout_set_copies_each_chosen_image_with_its_row_and_label(tmp_path):
+    """Catches: row offsets not carried across nets or files (images of net 2 taken from
+    net 1's file), labels not the table's, a type short of images failing or padded.
+    Three FGS per net and two HC-1x1.05 in all (one a failure), per_type 3."""
+    generated = {}
+    for net in (1, 2):
+        fgs = _generated_files(tmp_path, net, "fgs", [
+            ("fgs", 0, 1.0, True, (net * 10 + i) % 10) for i in range(3)
+        ])  # fmt: skip
+        hcd = _generated_files(tmp_path, net, "hc-d", [
+            ("hc-d", 1, 1.0, True, 4), ("hc-d", 1, 1.05, net == 2, 5),
+            ("hc-d", 1, 1.05, True, 6 + net),
+        ])  # fmt: skip
+        generated[net] = [fgs, hcd]
+    out_set, out_table = tmp_path / "heldout.npz", tmp_path / "heldout.parquet"
+    # HC-1x1.05 is short (one of its two rows failed): allowed here, refused by default
+    build_heldout(generated=generated, types=["FGS", "HC-1x1.05"], per_type=3, seed=0,
+                  out_set=out_set, out_table=out_table, allow_fewer=True)  # fmt: skip
+    images, labels = load_dataset(out_set)
+    table = load_table(out_table)
+    assert len(images) == len(labels) == len(table) == 3 + 3
+    assert table["type"].value_counts().to_dict() == {"FGS": 3, "HC-1x1.05": 3}
+    originals = {
+        (net, fam): load_table(pair[1]) for net, pairs in generated.items()
+        for fam, pair in zip((1, 2), pairs, strict=True)
+    }  # fmt: skip
+    images = np.asarray(images).reshape(len(images), 28, 28)
+    for i, row in table.iterrows():
+        net, fam, r = (int(v) for v in images[i, 0, :3])
+        assert net == row["net"], i
+        source = originals[(net, fam)].iloc[r]
+        assert source["success"]
+        assert labels[i] == source["label"] == row["label"]
+        assert row["type"] == ("FGS" if fam == 1 else "HC-1x1.05")
+        assert row["source"] == source["source"]
+    # the shortfall: only three successful HC-1x1.05 exist (net 1: row 2; net 2: rows 1, 2)
+    hc = table[table["type"] == "HC-1x1.05"]
+    assert sorted(zip(hc["net"], hc["source"], strict=True)) == [(1, 2), (2, 1), (2, 2)]
+    with pytest.raises(DataError, match=r"per_type is 5 .* HC-1x1.05 3"):
+        build_heldout(generated=generated, types=["HC-1x1.05"], per_type=5, seed=0,
+                      out_set=out_set, out_table=out_table)  # fmt: skip
+    build_heldout(generated=generated, types=["HC-1x1.05"], per_type=5, seed=0,
+                  out_set=out_set, out_table=out_table, allow_fewer=True)  # fmt: skip
+    assert len(load_table(out_table)) == 3
 
 
 def _generated(folder, rows: list[dict]) -> tuple[str, str]:
@@ -146,3 +214,29 @@ def test_an_empty_bucket_fails_even_when_fewer_are_allowed(tmp_path, bucket_file
             outs=outs,
             allow_fewer=True,
         )
+
+
+def test_trainset_and_fine_tuning_set_copy_a_chunk_at_a_time(run, monkeypatch):
+    from hardpos.experiments.trainsets import build_trainset
+    from hardpos.imagenet.folders import INDEX_COLUMNS, CropDataset
+    from hardpos.training.classifier_finetuning import MixedSet
+
+    full = full_bytes(run["images"])
+    monkeypatch.setattr(hardpos.files.images, "COPY_CHUNK_BYTES", full // 20)
+    out = run["folder"] / "trainset.npz"
+    recipe = Recipe(name="HC-D-4", method="hc-d", k=DIRECTIONS)
+    peak = peak_bytes(lambda: build_trainset(recipe=recipe, net=1, images=run["images"],
+                                             table=run["table"], out=out))  # fmt: skip
+    assert peak < full / 4
+    kept = load_images(out)
+    assert kept.nbytes > full / 2  # most hard positives kept: the copy was large
+
+    labels = load_dataset(out)[1]
+
+    def read_all():
+        no_crops = CropDataset(pd.DataFrame(columns=list(INDEX_COLUMNS)))
+        data = MixedSet(no_crops, ImageStack([out]), labels)
+        for i in range(len(data)):
+            data[i]
+
+    assert peak_bytes(read_all) < full / 4

@@ -1,4 +1,5 @@
-"""Image files written a chunk at a time, memory-mapped back, and read across files."""
+"""hardpos.files.images: image files written a chunk at a time, memory-mapped back, and
+read across files."""
 
 from __future__ import annotations
 
@@ -12,9 +13,7 @@ from hardpos.errors import DataError, InputError
 from hardpos.files.datasets import load_dataset, save_dataset
 from hardpos.files.images import ImageStack, copy_images, image_writer, load_images, save_images
 
-
-def _images(n: int, shape=(3, 5, 4), seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, 256, (n, *shape), dtype=np.uint8)
+from .conftest import _images
 
 
 def test_chunks_make_a_standard_npz_with_an_uncompressed_member(tmp_path):
@@ -49,24 +48,6 @@ def test_stored_images_are_memory_mapped_read_only(tmp_path):
     with pytest.raises(ValueError, match="read-only"):
         mapped[0] = 0
     assert load_images(tmp_path / "x.npz", mmap=False).flags.writeable
-
-
-def test_compressed_files_of_earlier_versions_are_read_into_memory(tmp_path):
-    images, labels = _images(4), np.arange(4)
-    np.savez_compressed(tmp_path / "old.npz", images=images, labels=labels)
-    got, got_labels = load_dataset(tmp_path / "old.npz")
-    assert not isinstance(got, np.memmap)
-    np.testing.assert_array_equal(got, images)
-    np.testing.assert_array_equal(got_labels, labels)
-
-
-def test_dataset_files_hold_labels_and_empty_sets_keep_their_shape(tmp_path):
-    save_dataset(tmp_path / "d.npz", _images(5, (28, 28)), np.arange(5) % 3)
-    images, labels = load_dataset(tmp_path / "d.npz")
-    assert images.shape == (5, 28, 28) and labels.dtype == np.int64
-    assert labels.tolist() == [0, 1, 2, 0, 1]
-    save_dataset(tmp_path / "e.npz", _images(0, (3, 8, 8)), np.zeros(0))
-    assert load_dataset(tmp_path / "e.npz")[0].shape == (0, 3, 8, 8)
 
 
 def test_a_failed_write_leaves_neither_the_file_nor_temporaries(tmp_path):

@@ -1,4 +1,5 @@
-"""The MNIST reader: real files load with the published checksums, bad files name themselves."""
+"""hardpos.mnist.idx: real files load with the published checksums, bad files name
+themselves."""
 
 from __future__ import annotations
 
@@ -89,13 +90,6 @@ def test_wrong_image_size_is_reported(tiny_mnist):
 def test_missing_files_say_where_to_put_them(tmp_path):
     with pytest.raises(DataError, match=f"not found in {tmp_path}.*pass download=True"):
         load_mnist(tmp_path, "train")
-
-
-def test_the_workflows_missing_mnist_names_its_config_key(tmp_path):
-    from hardpos.experiments.preparation import prepare_mnist
-
-    with pytest.raises(DataError, match="or set the config key download: true to fetch"):
-        prepare_mnist(str(tmp_path), "test", download=False, out=tmp_path / "test.npz")
 
 
 def test_unknown_split_is_rejected(tiny_mnist):

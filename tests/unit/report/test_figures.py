@@ -1,18 +1,67 @@
-"""What Figures 4, 5 and 6 plot, read back from the drawn matplotlib figures and
-compared with numbers computed here (numpy histograms, hand means), not just the files.
-
-The figure is captured as it is saved (Figure.savefig wrapped, still called).
-"""
+"""hardpos.report.figures: the data behind Figures 4 to 6, the gallery, and the figures'
+files, keys, legends and bars."""
 
 from __future__ import annotations
+
+import json
+import math
 
 import matplotlib.figure
 import numpy as np
 import pandas as pd
 import pytest
 
+from hardpos.errors import DataError
 from hardpos.report import figures
 from hardpos.report.table1 import load_evaluations
+
+
+def test_figure6_bars_are_one_sample_standard_deviation():
+    low, high = figures.mean_pm_sample_std(pd.Series([1.0, 2.0, 4.0]))
+    mean, std = 7 / 3, math.sqrt(((1 - 7 / 3) ** 2 + (2 - 7 / 3) ** 2 + (4 - 7 / 3) ** 2) / 2)
+    assert math.isclose(low, mean - std) and math.isclose(high, mean + std)
+    assert not math.isclose(high - mean, float(np.std([1.0, 2.0, 4.0])))  # not ddof 0
+    assert figures.mean_pm_sample_std(pd.Series([0.8])) == (0.8, 0.8)  # one net: no bar
+
+
+def _typed_rows() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    types = ["FGS", "FGV", "HC-1", "HC-2", "HC-1x1.05", "HC-S-1"]
+    return pd.DataFrame(
+        {
+            "type": np.repeat(types, 20),
+            "pass": rng.uniform(0.95, 1.0, 120),  # bars near the top, where a legend sat
+            "l2_per_pixel": rng.uniform(0.5, 1.0, 120),
+            "linf": rng.uniform(50, 200, 120),
+        }
+    )
+
+
+def test_figure5_legend_is_beside_the_bars_and_the_x_axis_is_named():
+    figure = figures.figure5_figure(_typed_rows())
+    (axes,) = figure.axes
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    legend = axes.get_legend().get_window_extent(renderer)
+    assert legend.x0 >= axes.get_window_extent(renderer).x1  # right of the axes
+    assert "adversarial type" in axes.get_xlabel()
+    figures.plt.close(figure)
+
+
+def test_figure2_has_a_key_for_the_tuple_and_no_empty_cell():
+    original = np.zeros((28, 28))
+    adversarials = [np.full((28, 28), 10.0), np.full((28, 28), 20.0)]
+    rows = [pd.Series({"adv_label": 3, "pass": 0.9, "l2_per_pixel": 0.5, "linf": 10.0})] * 2
+    figure = figures.figure2_figure(
+        original=original, label=7, adversarials=adversarials, rows=rows, types=["FGS", "FGV"]
+    )
+    under_original = figure.axes[3]  # row 2, column 1 of the 2 x 3 grid
+    texts = " ".join(t.get_text() for t in under_original.texts)
+    assert "PASS x 1000" in texts and "L2 norm per pixel" in texts and "L-inf" in texts
+    for ax in figure.axes:  # every cell shows an image or the key
+        assert ax.images or ax.texts
+    assert figure.axes[4].get_xlabel() == "(900, 0.50, 10)"
+    figures.plt.close(figure)
 
 
 @pytest.fixture
@@ -103,7 +152,6 @@ def test_figure5_bars_are_mean_pass_and_scaled_mean_l2_and_linf_per_type(drawn, 
 def test_figure6_points_are_mean_errors_per_pass_range_with_sample_std_bars(drawn, tmp_path):
     """Catches: ranges mislabelled or out of order, MNIST and held-out swapped, errors not
     in percent, population instead of sample std."""
-    import json
 
     paths = []
     errors = {"PASS-0.60-0.80": ([0.010, 0.014, 0.012], [0.50, 0.56, 0.53]),
@@ -137,3 +185,55 @@ def test_figure6_points_are_mean_errors_per_pass_range_with_sample_std_bars(draw
         expected = sorted((m - v.std(ddof=1), m + v.std(ddof=1)) for m, v in
                           zip(means, values, strict=True))  # fmt: skip
         np.testing.assert_allclose(bars, expected, rtol=1e-12)
+
+
+def _generated(n_sources: int = 3) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """A generated table: FGS for every source, HC-1 only for sources 1 and 2."""
+    rows, images = [], []
+    originals = np.zeros((n_sources, 28, 28), np.uint8)
+    for source in range(n_sources):
+        for method, k in (("fgs", 0), ("hc-d", 1)):
+            if method == "hc-d" and source == 0:
+                continue
+            rows.append(
+                dict(source=source, label=source, method=method, k=k, factor=1.0,
+                     success=True, adv_label=9, pass_=0.9, l2_per_pixel=0.5, linf=30.0)
+            )  # fmt: skip
+            images.append(np.full((1, 28, 28), 10 * len(rows), np.uint8))
+    table = pd.DataFrame(rows).rename(columns={"pass_": "pass"})
+    return table, np.stack(images), originals
+
+
+def test_gallery_picks_the_first_image_with_every_type():
+    table, images, originals = _generated()
+    chosen = figures.pick_gallery(table, images, originals, types=["FGS", "HC-1"])
+    assert chosen["label"] == 1  # source 0 has no HC-1
+    assert [a[0, 0] for a in chosen["adversarials"]] == [20.0, 30.0]
+
+
+def test_gallery_without_a_complete_image_says_which_types(tmp_path):
+    table, images, originals = _generated()
+    with pytest.raises(DataError, match="HC-2"):
+        figures.pick_gallery(table, images, originals, types=["FGS", "HC-2"])
+
+
+def test_figures_are_written_as_png_and_pdf(tmp_path):
+    table, images, originals = _generated()
+    outputs = []
+    for name, draw in (("fig4", figures.figure4), ("fig5", figures.figure5)):
+        png, pdf = tmp_path / f"{name}.png", tmp_path / f"{name}.pdf"
+        draw([table], str(png), str(pdf), types=["FGS", "HC-1"])
+        outputs += [png, pdf]
+    chosen = figures.pick_gallery(table, images, originals, types=["FGS", "HC-1"])
+    figures.figure2(**chosen, out_png=str(tmp_path / "f2.png"), out_pdf=str(tmp_path / "f2.pdf"))
+    outputs += [tmp_path / "f2.png", tmp_path / "f2.pdf"]
+    for path in outputs:
+        magic = b"\x89PNG" if path.suffix == ".png" else b"%PDF"
+        assert path.read_bytes()[:4] == magic, path.name
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_figures_of_types_never_generated_say_so(tmp_path):
+    table, _, _ = _generated()
+    with pytest.raises(DataError, match="HC-5"):
+        figures.figure5([table], str(tmp_path / "a.png"), str(tmp_path / "a.pdf"), types=["HC-5"])

@@ -1,77 +1,82 @@
-"""PASS (the paper's section 3): SSIM exactly as specified, ECC alignment, both backends,
-eq. 5 filtering, scoring a generated table, and the ``hardpos pass`` command."""
+"""hardpos.similarity.scoring (``pass_score``): PASS as the paper's section 3 defines it,
+ECC alignment, both backends and the choice between them, on digits, colour images and
+crops."""
 
 from __future__ import annotations
-
-import json
 
 import cv2
 import numpy as np
 import pandas as pd
 import pytest
-from paths import mnist_dir
+import torch
+from small_cnn import stripes
 
+from hardpos.attacks import generate
 from hardpos.errors import InputError
+from hardpos.imagenet.classifiers import ImageNetClassifier
+from hardpos.imagenet.folders import scan_split
+from hardpos.metrics.classification import select_correct
 from hardpos.similarity import (
-    filter_by_tau,
     l2_per_pixel,
     linf,
     pass_score,
     score_generated,
     ssim,
-    ssim_map,
 )
 from hardpos.similarity.pairs import perturbed_pairs
-from hardpos.similarity.ssim import C1, C2, C3
 
-MNIST_DIR = mnist_dir()
+from ..conftest import _tree
+from .conftest import _numpy_ssim_map, _shift
 
 
 @pytest.fixture(scope="module")
-def digits() -> np.ndarray:
-    """200 real MNIST test digits, uint8 [200, 28, 28]."""
-    if not (MNIST_DIR / "t10k-images-idx3-ubyte.gz").exists():
-        pytest.skip(f"real MNIST not found in {MNIST_DIR} (set HARDPOS_MNIST_DIR)")
-    from hardpos.mnist.idx import load_mnist
-
-    images, _ = load_mnist(MNIST_DIR, "test")
-    return images[:200]
+def images() -> tuple[np.ndarray, np.ndarray]:
+    return stripes(40, seed=7)
 
 
-def _shift(image: np.ndarray, dx: int, dy: int) -> np.ndarray:
-    """``image`` moved by whole pixels, the uncovered border black."""
-    matrix = np.float32([[1, 0, dx], [0, 1, dy]])
-    return cv2.warpAffine(image, matrix, image.shape[::-1], borderValue=0)
+def test_pass_score_on_unit_floats_needs_data_range_and_then_matches_pixels(images):
+    x = images[0][:4]
+    rng = np.random.default_rng(3)
+    noisy = np.clip(x + rng.normal(0, 0.03, x.shape), 0, 1).astype(np.float32)
+    shifted = np.roll(noisy, 1, axis=3)
+    with pytest.raises(InputError, match=r"data_range=1\.0"):
+        pass_score(shifted, x)
+    for backend in ("opencv", "torch"):
+        unit = pass_score(shifted, x, backend, data_range=1.0).scores
+        pixels = pass_score(shifted * np.float32(255), x * np.float32(255), backend).scores
+        np.testing.assert_allclose(unit, pixels, atol=1e-6)
+        assert (unit < 0.999).all()  # not the 1.000 of [0, 1] images read as [0, 255]
+    with pytest.raises(InputError, match=r"\[0, 1\]"):
+        pass_score(shifted * 2, x, data_range=1.0)
+    with pytest.raises(InputError, match="uint8"):
+        pass_score(np.round(x * 255).astype(np.uint8), np.round(x * 255).astype(np.uint8),
+                   data_range=1.0)  # fmt: skip
+    dark = pass_score(shifted, x, data_range=255)  # dark [0, 255] images, said so
+    assert np.isfinite(dark.scores).all()
+
+
+def test_pass_scores_colour_crops_of_the_attacks(tmp_path):
+    """generate and PASS run unchanged on the colour crops of an ImageNet network."""
+    from hardpos.similarity import pass_score
+
+    index = scan_split(_tree(tmp_path), "train", resize=36, crop=32)
+    torch.manual_seed(0)
+    model = ImageNetClassifier("googlenet", 3).eval()
+    images, labels, _ = select_correct(model, index, per_class=1)
+    assert len(images) >= 1, "nothing selected: the test would check nothing"
+    adv, table = generate(model, images, labels, methods=["fgs", "hc-d-2"])
+    assert adv.shape[1:] == (3, 32, 32) and len(table) == 3 * len(images)
+    scored = score_generated(adv, images, table, backend="auto")
+    assert isinstance(scored, pd.DataFrame) and len(scored) == len(table)
+    direct = pass_score(adv, images[table["source"].to_numpy()], "opencv")
+    np.testing.assert_allclose(scored["pass"], direct.scores, atol=1e-9)
+    assert scored["pass"].between(-1, 1).all()
 
 
 def _rotate(image: np.ndarray, degrees: float) -> np.ndarray:
     height, width = image.shape
     matrix = cv2.getRotationMatrix2D(((width - 1) / 2, (height - 1) / 2), degrees, 1.0)
     return cv2.warpAffine(image, matrix, (width, height), flags=cv2.INTER_CUBIC)
-
-
-def _numpy_ssim_map(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Independent float64 SSIM map: hand-made Gaussian window and reflect-101 padding."""
-    x = np.arange(11) - 5
-    taps = np.exp(-(x**2) / (2 * 1.5**2))
-    taps /= taps.sum()
-    window = np.outer(taps, taps)
-
-    def blur(image):
-        padded = np.pad(image, 5, mode="reflect")  # numpy's "reflect" is reflect-101
-        out = np.zeros_like(image)
-        for i in range(11):
-            for j in range(11):
-                out += window[i, j] * padded[i : i + image.shape[0], j : j + image.shape[1]]
-        return out
-
-    a, b = a.astype(np.float64), b.astype(np.float64)
-    mu_a, mu_b = blur(a), blur(b)
-    var_a, var_b = blur(a * a) - mu_a**2, blur(b * b) - mu_b**2
-    cov = blur(a * b) - mu_a * mu_b
-    return ((2 * mu_a * mu_b + C1) * (2 * cov + C2)) / (
-        (mu_a**2 + mu_b**2 + C1) * (var_a + var_b + C2)
-    )
 
 
 def _opencv_pass(adv: np.ndarray, orig: np.ndarray) -> tuple[float, np.ndarray]:
@@ -118,56 +123,6 @@ def _blobs(n: int, size: int = 28, seed: int = 0) -> np.ndarray:
                 -((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * sigma**2)
             )
     return np.clip(out, 0, 255).astype(np.uint8)
-
-
-# --- SSIM -------------------------------------------------------------------------------
-
-
-def test_ssim_equals_independent_float64_numpy_computation():
-    rng = np.random.default_rng(0)
-    a = rng.integers(0, 256, (28, 31)).astype(np.uint8)
-    b = np.clip(a + rng.normal(0, 40, a.shape), 0, 255).astype(np.uint8)
-    assert ssim(a, b) == pytest.approx(_numpy_ssim_map(a, b).mean(), abs=1e-6)
-    np.testing.assert_allclose(ssim_map(a, b), _numpy_ssim_map(a, b), atol=1e-6)
-
-
-def test_ssim_matches_skimage_where_its_border_handling_agrees():
-    """skimage pads with half-sample "reflect" (not reflect-101) and averages only pixels
-    at least 5 from the border; there no padding is involved, so the maps must agree."""
-    from skimage.metrics import structural_similarity
-
-    rng = np.random.default_rng(1)
-    a = rng.integers(0, 256, (32, 30)).astype(np.float64)
-    b = np.clip(a + rng.normal(0, 30, a.shape), 0, 255)
-    mean, full = structural_similarity(
-        a,
-        b,
-        gaussian_weights=True,
-        sigma=1.5,
-        use_sample_covariance=False,
-        data_range=255,
-        full=True,
-    )
-    ours = ssim_map(a, b)
-    np.testing.assert_allclose(ours[5:-5, 5:-5], full[5:-5, 5:-5], atol=1e-6)
-    assert ours[5:-5, 5:-5].mean() == pytest.approx(mean, abs=1e-6)
-
-
-def test_three_term_ssim_with_c3_half_c2_equals_two_term_formula():
-    assert C3 == C2 / 2
-    rng = np.random.default_rng(2)
-    a = rng.integers(0, 256, (20, 20)).astype(np.float64)
-    b = rng.integers(0, 256, (20, 20)).astype(np.float64)
-    np.testing.assert_allclose(ssim_map(a, b), _numpy_ssim_map(a, b), atol=1e-9)
-
-
-def test_ssim_of_identical_images_is_one_and_of_colour_is_channel_mean():
-    rng = np.random.default_rng(3)
-    colour = rng.integers(0, 256, (3, 16, 16)).astype(np.uint8)
-    other = rng.integers(0, 256, (3, 16, 16)).astype(np.uint8)
-    assert ssim(colour, colour) == 1.0
-    expected = np.mean([ssim(colour[c], other[c]) for c in range(3)])
-    assert ssim(colour, other) == pytest.approx(expected, abs=1e-12)
 
 
 # --- PASS behaviour ---------------------------------------------------------------------
@@ -310,65 +265,6 @@ def test_fast_backend_agrees_with_opencv_on_shifted_rotated_and_noisy_digits(dig
     assert np.mean(ref.converged == fast.converged) >= 0.99
 
 
-def test_fast_backend_scores_the_same_in_forked_worker_processes(digits):
-    from hardpos.similarity import torch_backend, workers
-    from hardpos.similarity.inputs import as_batch
-
-    adv, orig = perturbed_pairs(digits, 600, seed=8)
-    batch = as_batch(adv, orig)
-    args = (batch.adv, batch.orig)
-    ecc = {"iterations": 50, "eps": 1e-3, "gauss_filt_size": 5}
-    forked = torch_backend.pass_scores(*args, processes=2, **ecc)
-    inline = torch_backend.pass_scores(*args, processes=1, **ecc)
-    # Other batch compositions change float32 rounding: equal but for the last digits,
-    # except on the odd pair where ECC diverges and small differences grow.
-    assert np.mean(np.abs(forked[0] - inline[0]) < 1e-4) >= 0.98
-    assert np.mean(forked[1] == inline[1]) >= 0.99
-    # the worker is kept: a second call is served by the same process, with equal results
-    pids = [process.pid for process in workers._POOL.processes]
-    again = torch_backend.pass_scores(*args, processes=2, **ecc)
-    assert [process.pid for process in workers._POOL.processes] == pids
-    for first, second in zip(forked, again, strict=True):
-        np.testing.assert_array_equal(first, second)
-
-
-@pytest.mark.parametrize("channels", [1, 3])
-def test_reference_backend_gives_identical_results_in_worker_processes(digits, channels):
-    from hardpos.similarity import workers
-
-    adv, orig = perturbed_pairs(digits, 160, seed=9)
-    if channels == 3:  # colour pairs: the digit tinted differently per channel
-        adv = np.stack([adv, adv[:, ::-1], adv.transpose(0, 2, 1)], axis=1)
-        orig = np.stack([orig, orig[:, ::-1], orig.transpose(0, 2, 1)], axis=1)
-    alone = pass_score(adv, orig, "opencv", processes=1)
-    shared = pass_score(adv, orig, "opencv", processes=2)
-    assert workers._POOL is not None and all(p.is_alive() for p in workers._POOL.processes)
-    # each pair is scored on its own by the same code: the split changes nothing
-    np.testing.assert_array_equal(shared.scores, alone.scores)
-    np.testing.assert_array_equal(shared.converged, alone.converged)
-    np.testing.assert_array_equal(shared.homographies, alone.homographies)
-
-
-@pytest.mark.parametrize("channels", [1, 3])
-def test_fast_ssim_equals_the_float64_reference_in_float64_and_within_float32_rounding(
-    channels,
-):
-    import torch
-
-    from hardpos.similarity.torch_backend import ssim_scores
-
-    rng = np.random.default_rng(11)
-    a = rng.integers(0, 256, (6, channels, 28, 28)).astype(np.float64)
-    b = np.clip(a + rng.normal(0, 40, a.shape), 0, 255)
-    b[0] = a[0]  # identical pair: exactly 1
-    b[1] = 0.0  # blank against a digit-like image
-    expected = np.array([ssim(x, y) for x, y in zip(a, b, strict=True)])
-    exact = ssim_scores(torch.from_numpy(a), torch.from_numpy(b)).numpy()
-    np.testing.assert_allclose(exact, expected, atol=1e-10)
-    single = ssim_scores(torch.from_numpy(a).float(), torch.from_numpy(b).float()).numpy()
-    np.testing.assert_allclose(single, expected, atol=1e-5)
-
-
 def test_auto_uses_torch_for_a_large_mnist_batch_and_opencv_for_a_few_pairs(digits):
     assert pass_score(digits[:70], digits[:70], "auto").backend == "torch"
     assert pass_score(digits[:3], digits[:3], "auto").backend == "opencv"
@@ -430,69 +326,8 @@ def test_fast_backend_honours_ecc_options(digits):
     assert not np.allclose(one.homographies, pass_score(adv, digits[:4], "torch").homographies)
 
 
-# --- eq. 5 and generated sets -----------------------------------------------------------
-
-
-def test_filter_by_tau_keeps_misclassified_rows_at_or_above_tau():
-    table = pd.DataFrame(
-        {"pass": [0.99, 0.95, 0.80, np.nan, 0.97], "success": [True, True, True, True, False]},
-        index=[10, 11, 12, 13, 14],
-    )
-    kept = filter_by_tau(table, 0.95)
-    assert list(kept.index) == [10, 11]
-    assert list(filter_by_tau(table.drop(columns="success"), 0.97).index) == [10, 14]
-    with pytest.raises(InputError, match="'score'"):
-        filter_by_tau(table, 0.9, column="score")
-    with pytest.raises(InputError, match="tau"):
-        filter_by_tau(table, 2.0)
-
-
-def test_score_generated_adds_pass_and_convergence_columns_per_row(digits):
-    orig = digits[[0, 1, 3]]
-    adv = np.stack([_shift(orig[2], 1, 0), orig[0], np.zeros((28, 28), np.uint8)])[:, None]
-    table = pd.DataFrame({"source": [2, 0, 1], "success": [True, False, True]})
-    scored = score_generated(adv, orig, table, backend="opencv", batch_size=2)
-    assert list(scored.columns) == ["source", "success", "pass", "ecc_converged"]
-    assert scored["pass"].dtype == np.float64 and scored["ecc_converged"].dtype == bool
-    assert scored["pass"][1] == pytest.approx(1.0)
-    assert scored["pass"][0] > 0.97
-    assert list(scored["ecc_converged"]) == [True, True, False]
-    assert "pass" not in table.columns
-    with pytest.raises(InputError, match="source"):
-        score_generated(adv, orig, table.assign(source=[0, 1, 3]))
-    with pytest.raises(InputError, match="rows"):
-        score_generated(adv[:2], orig, table)
-
-
 def test_l2_per_pixel_and_linf_are_on_the_255_scale():
     a = np.zeros((2, 2), np.uint8)
     b = np.array([[3, 0], [4, 0]], np.uint8)
     assert l2_per_pixel(a, b) == pytest.approx(5 / 4)
     assert linf(a, b) == 4
-
-
-# --- the command line -------------------------------------------------------------------
-
-
-def test_cli_pass_prints_json_for_two_pngs(digits, tmp_path, capsys):
-    from hardpos.cli import main
-
-    cv2.imwrite(str(tmp_path / "orig.png"), digits[0])
-    cv2.imwrite(str(tmp_path / "adv.png"), _shift(digits[0], 1, 0))
-    assert main(["pass", str(tmp_path / "orig.png"), str(tmp_path / "adv.png")]) == 0
-    report = json.loads(capsys.readouterr().out)
-    assert report["pass"] > 0.97 and report["ssim"] < report["pass"]
-    assert report["ecc_converged"] is True
-    assert report["linf"] == linf(_shift(digits[0], 1, 0), digits[0])
-    assert set(report) >= {"pass", "ssim", "l2_per_pixel", "linf", "ecc_converged"}
-
-
-def test_cli_pass_reports_an_unreadable_file_by_name(tmp_path, capsys):
-    from hardpos.cli import main
-
-    (tmp_path / "bad.png").write_bytes(b"not a png")
-    np.save(tmp_path / "ok.npy", np.zeros((28, 28), np.uint8))
-    assert main(["pass", str(tmp_path / "ok.npy"), str(tmp_path / "bad.png")]) == 2
-    assert "bad.png" in capsys.readouterr().err
-    assert main(["pass", str(tmp_path / "ok.npy"), str(tmp_path / "missing.png")]) == 2
-    assert "missing.png" in capsys.readouterr().err

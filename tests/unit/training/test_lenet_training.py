@@ -1,8 +1,8 @@
-"""Caffe's solver: the update rule, the lr policy, seeded orderings and exact resumption."""
+"""hardpos.training.lenet_training: deterministic, resumable LeNet training and fine-tuning,
+and wrong inputs refused."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -17,58 +17,21 @@ from paths import REPO
 
 from hardpos.errors import InputError, TrainingError
 from hardpos.metrics.classification import error_rate
-from hardpos.training.batches import BatchOrder
 from hardpos.training.checkpoints import load_checkpoint
 from hardpos.training.lenet_training import train
-from hardpos.training.solver import Solver, caffe_sgd_step
+from hardpos.training.solver import Solver
+
+from ..conftest import _toy_data
 
 
-def _toy_data(n: int = 96, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Digits-sized images whose label is written as a bright block position."""
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 10, n)
-    images = rng.integers(0, 40, (n, 28, 28)).astype(np.uint8)
-    for i, y in enumerate(labels):
-        images[i, 2 + 2 * y : 6 + 2 * y, 4:24] = 255
-    return images, labels
-
-
-def test_inv_policy_matches_caffe_formula():
-    solver = Solver()
-    assert solver.learning_rate(0) == pytest.approx(0.01)
-    assert solver.learning_rate(10_000) == pytest.approx(0.01 * (1 + 1e-4 * 10_000) ** -0.75)
-    assert solver.learning_rate(10_000) == pytest.approx(0.0059460, rel=1e-4)
-
-
-def test_sgd_step_matches_a_float64_hand_computation_of_caffes_update():
-    solver = Solver()
-    rng = np.random.default_rng(1)
-    w0, g0, v0 = (rng.normal(size=5) for _ in range(3))
-    b0, gb, vb = (rng.normal(size=2) for _ in range(3))
-    lr = 0.007
-    w = torch.tensor(w0, requires_grad=True)
-    b = torch.tensor(b0, requires_grad=True)
-    w.grad, b.grad = torch.tensor(g0), torch.tensor(gb)
-    v = [torch.tensor(v0), torch.tensor(vb)]
-    caffe_sgd_step([w, b], v, [1.0, 2.0], solver, lr)
-    # Caffe: V = m V + lr * lr_mult * (g + wd w); w -= V
-    v_w = 0.9 * v0 + lr * 1.0 * (g0 + 5e-4 * w0)
-    v_b = 0.9 * vb + lr * 2.0 * (gb + 5e-4 * b0)
-    np.testing.assert_allclose(v[0].numpy(), v_w, rtol=1e-12)
-    np.testing.assert_allclose(v[1].numpy(), v_b, rtol=1e-12)
-    np.testing.assert_allclose(w.detach().numpy(), w0 - v_w, rtol=1e-12)
-    np.testing.assert_allclose(b.detach().numpy(), b0 - v_b, rtol=1e-12)
-
-
-def test_batch_order_visits_every_example_once_per_epoch_and_depends_only_on_seed():
-    order = BatchOrder(n=10, seed=4, batch_size=4)
-    stream = torch.cat([order.indices(i) for i in range(5)])  # 20 positions = 2 epochs
-    assert sorted(stream[:10].tolist()) == list(range(10))
-    assert sorted(stream[10:].tolist()) == list(range(10))
-    assert not torch.equal(stream[:10], stream[10:])
-    fresh = BatchOrder(n=10, seed=4, batch_size=4)
-    assert torch.equal(fresh.indices(3), order.indices(3))
-    assert not torch.equal(BatchOrder(n=10, seed=5, batch_size=4).indices(0), order.indices(0))
+def test_an_init_already_past_the_iterations_is_refused(tmp_path):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (8, 28, 28), dtype=np.uint8)
+    labels = np.arange(8) % 10
+    checkpoint = tmp_path / "first.ckpt"
+    train(images, labels, seed=1, iterations=3, checkpoint=checkpoint, checkpoint_every=3)
+    with pytest.raises(InputError, match="is at iteration 3 already, and iterations is 3"):
+        train(images, labels, seed=1, iterations=3, init=checkpoint)
 
 
 def test_training_is_deterministic_for_a_seed():
@@ -169,26 +132,6 @@ def test_a_few_hundred_iterations_learn_real_mnist(real_mnist):
     assert error_rate(state.model, test_images[:2000], test_labels[:2000])["error"] < 0.08
 
 
-def test_mixed_order_puts_the_configured_share_of_extra_examples_in_every_batch():
-    from hardpos.training.batches import MixedBatchOrder
-
-    order = MixedBatchOrder(n_original=50, n_extra=7, fraction=0.25, seed=3, batch_size=16)
-    for i in range(10):
-        idx = order.indices(i)
-        assert len(idx) == 16
-        assert int((idx >= 50).sum()) == 4
-        assert int(idx.max()) < 57
-    extra_seen = torch.cat([order.indices(i)[12:] for i in range(7)])  # 28 = 4 passes of 7
-    assert sorted(extra_seen[:7].tolist()) == list(range(50, 57))
-
-
-def test_mixed_order_rejects_a_fraction_outside_zero_one():
-    from hardpos.training.batches import MixedBatchOrder
-
-    with pytest.raises(InputError, match="strictly between 0 and 1, got 1.5"):
-        MixedBatchOrder(n_original=50, n_extra=7, fraction=1.5, seed=3, batch_size=16)
-
-
 def test_a_checkpoint_from_another_seed_is_not_resumed(tmp_path):
     images, labels = _toy_data()
     solver = Solver(batch_size=16)
@@ -273,36 +216,3 @@ def test_biases_learn_at_twice_the_rate_in_train():
     torch.testing.assert_close(
         one.model.ip2.bias.detach().double(), -2 * 0.01 * g_bias, rtol=1e-4, atol=1e-8
     )
-
-
-def test_a_base_nets_sidecar_counts_the_images_it_trained_on(tmp_path):
-    """A base net's sidecar once said train_images: 0 (the count of added images); the
-    evaluation record and Table 1 still read the added count, from old records too."""
-    from hardpos.experiments.evaluation import evaluate_model
-    from hardpos.experiments.training_stages import train_net
-    from hardpos.files.datasets import save_dataset
-    from hardpos.files.sidecars import read_sidecar
-    from hardpos.report.table1 import load_evaluations, table1
-
-    save_dataset(tmp_path / "train.npz", *_toy_data(48))
-    save_dataset(tmp_path / "added.npz", *_toy_data(16, seed=3))
-    save_dataset(tmp_path / "test.npz", *_toy_data(20, seed=5))
-    common = dict(test_set=tmp_path / "test.npz", iterations=2, solver={"batch_size": 8},
-                  checkpoint_every=2, device="cpu")  # fmt: skip
-    for name, sets in (("base", ["train.npz"]), ("tuned", ["train.npz", "added.npz"])):
-        model = tmp_path / f"{name}.pt"
-        train_net(train_sets=[tmp_path / s for s in sets], seed=1, out_model=model,
-                  out_solver=tmp_path / f"{name}.solver", checkpoint=tmp_path / f"{name}.ckpt",
-                  **common)  # fmt: skip
-        evaluate_model(model=model, mnist_test=tmp_path / "test.npz", device="cpu",
-                       out=tmp_path / f"{name}.json", meta={"recipe": name})  # fmt: skip
-    base, tuned = read_sidecar(tmp_path / "base.pt"), read_sidecar(tmp_path / "tuned.pt")
-    assert (base["train_images"], base["added_images"]) == (48, 0)
-    assert (tuned["train_images"], tuned["added_images"]) == (64, 16)
-    record = json.loads((tmp_path / "tuned.json").read_text())
-    assert (record["train_images"], record["added_images"]) == (64, 16)
-    old = {"recipe": "old", "train_images": 7, "mnist_test": {"error": 0.5, "n": 2, "wrong": 1}}
-    (tmp_path / "old.json").write_text(json.dumps(old))  # added images, as records once said
-    paths = [tmp_path / f"{name}.json" for name in ("base", "tuned", "old")]
-    table = table1(load_evaluations(paths)).set_index("recipe")["added_images"]
-    assert table.to_dict() == {"base": 0, "tuned": 16, "old": 7}

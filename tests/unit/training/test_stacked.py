@@ -24,26 +24,7 @@ from hardpos.training.stacked import (
     train_stacked,
 )
 
-
-def _toy_data(n: int = 96, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Digits-sized images whose label is written as a bright block position."""
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 10, n)
-    images = rng.integers(0, 40, (n, 28, 28)).astype(np.uint8)
-    for i, y in enumerate(labels):
-        images[i, 2 + 2 * y : 6 + 2 * y, 4:24] = 255
-    return images, labels
-
-
-def _max_difference(a: torch.nn.Module, b: torch.nn.Module) -> float:
-    return max(
-        float((p.detach().double() - q.detach().double()).abs().max())
-        for p, q in zip(a.parameters(), b.parameters(), strict=True)
-    )
-
-
-def _weights_equal(a: torch.nn.Module, b: torch.nn.Module) -> bool:
-    return all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+from ..conftest import _max_difference, _toy_data, _weights_equal
 
 
 def test_each_stacked_net_equals_the_net_trained_alone_on_real_mnist(real_mnist):
@@ -284,41 +265,3 @@ def test_the_images_stay_on_the_device_and_the_nets_come_back_on_the_cpu(device)
     alone = train(images, labels, seed=2, iterations=4, solver=solver)
     assert nets[1].model.ip2.weight.device.type == "cpu"
     assert _max_difference(nets[1].model, alone.model) < 1e-5
-
-
-def test_train_nets_writes_each_net_as_train_net_does(tmp_path):
-    """The stacked job's outputs: per net a model file, sidecar and solver state that
-    fine-tuning can continue from, with the weights of that net's own train_net job."""
-    from hardpos.experiments.training_stages import train_net, train_nets
-    from hardpos.files.datasets import save_dataset
-    from hardpos.files.sidecars import read_sidecar
-    from hardpos.mnist.lenet import load_lenet
-    from hardpos.training.checkpoints import load_checkpoint
-
-    images, labels = _toy_data()
-    save_dataset(tmp_path / "train.npz", images, labels)
-    save_dataset(tmp_path / "added.npz", *_toy_data(30, seed=4))
-    save_dataset(tmp_path / "test.npz", *_toy_data(40, seed=5))
-    sets = [tmp_path / "train.npz", tmp_path / "added.npz"]
-    common = dict(train_sets=sets, test_set=tmp_path / "test.npz", iterations=8,
-                  solver={"batch_size": 16}, checkpoint_every=4, device="cpu",
-                  extra_fraction=0.25, meta={"rule": "test"})  # fmt: skip
-    train_nets(seeds=[3, 4], out_models=[tmp_path / "a.pt", tmp_path / "b.pt"],
-               out_solvers=[tmp_path / "a.solver", tmp_path / "b.solver"],
-               checkpoint=tmp_path / "ab.ckpt", **common)  # fmt: skip
-    train_net(seed=4, out_model=tmp_path / "alone.pt", out_solver=tmp_path / "alone.solver",
-              checkpoint=tmp_path / "alone.ckpt", **common)  # fmt: skip
-    stacked_side, alone_side = read_sidecar(tmp_path / "b.pt"), read_sidecar(tmp_path / "alone.pt")
-    assert stacked_side.keys() == alone_side.keys()
-    assert stacked_side["seed"] == 4 and stacked_side["iterations"] == 8
-    assert stacked_side["added_images"] == 30 and stacked_side["rule"] == "test"
-    assert stacked_side["train_images"] == len(images) + 30
-    assert stacked_side["test"]["n"] == 40
-    assert _max_difference(load_lenet(tmp_path / "b.pt"), load_lenet(tmp_path / "alone.pt")) < 1e-5
-    solver_state = load_checkpoint(tmp_path / "b.solver", torch.device("cpu"))[0]
-    assert solver_state.iteration == 8
-    assert _weights_equal(solver_state.model, load_lenet(tmp_path / "b.pt"))
-    assert read_sidecar(tmp_path / "a.pt")["seed"] == 3
-    with pytest.raises(InputError, match="2 seeds need as many model and solver outputs, got 1"):
-        train_nets(seeds=[3, 4], out_models=[tmp_path / "a.pt"], out_solvers=[tmp_path / "a.s"],
-                   checkpoint=tmp_path / "x.ckpt", **common)  # fmt: skip
