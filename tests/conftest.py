@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def mnist_dir() -> Path:
-    """``$HARDPOS_MNIST_DIR``, else ``../shared/data/mnist`` beside the repository."""
-    env = os.environ.get("HARDPOS_MNIST_DIR")
-    return Path(env) if env else REPO.parent / "shared" / "data" / "mnist"
+from paths import mnist_dir
 
 
 @pytest.fixture(scope="session")

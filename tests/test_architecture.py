@@ -14,8 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from paths import REPO
 
-SRC = Path(__file__).resolve().parents[1] / "src" / "hardpos"
+SRC = REPO / "src" / "hardpos"
 
 LAYERS = [
     {"errors", "device", "lazy_exports"},
@@ -254,3 +255,27 @@ def test_modules_and_functions_stay_small_enough_to_read_whole():
                 if lines > MAX_FUNCTION_LINES:
                     too_big.append(f"{path.relative_to(SRC)}:{node.lineno} {node.name}: {lines}")
     assert not too_big, "over the size limits:\n" + "\n".join(too_big)
+
+
+UNIT = REPO / "tests" / "unit"
+UNIT_SUPPORT = {"__init__.py", "conftest.py"}
+
+
+def test_unit_tests_mirror_the_library():
+    """tests/unit/<package>/test_<module>.py tests src/hardpos/<package>/<module>.py, and
+    tests/unit/test_<module>.py a top-level module: a unit test file is named after an
+    existing module of its package (a module may have none), so a newcomer finds a
+    module's tests from its path. Beside them only __init__.py and conftest.py."""
+    strays = []
+    for path in sorted(UNIT.rglob("*")):
+        relative = path.relative_to(UNIT)
+        if path.is_dir():
+            if path.name != "__pycache__" and not (SRC / relative).is_dir():
+                strays.append(f"tests/unit/{relative}/: no package src/hardpos/{relative}")
+            continue
+        if "__pycache__" in relative.parts or path.name in UNIT_SUPPORT:
+            continue
+        module = SRC / relative.parent / path.name.removeprefix("test_")
+        if not path.name.startswith("test_") or path.suffix != ".py" or not module.is_file():
+            strays.append(f"tests/unit/{relative}: no module {module.relative_to(REPO)}")
+    assert not strays, "\n".join(strays)

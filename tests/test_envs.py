@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import re
 import tomllib
-from pathlib import Path
 
 import yaml
+from paths import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 NOT_IN_JOBS = {"snakemake", "snakemake-executor-plugin-slurm"}  # the scheduler, not the jobs
 
 

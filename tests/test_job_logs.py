@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import runpy
 import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from paths import REPO
 
-SCRIPT = Path(__file__).resolve().parents[1] / "workflow" / "scripts" / "robustness.py"
+SCRIPT = REPO / "workflow" / "scripts" / "robustness.py"
 
 
 def test_a_robustness_job_whose_library_fails_to_import_says_so_in_its_log(tmp_path, monkeypatch):

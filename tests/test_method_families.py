@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import yaml
-from conftest import REPO
+from paths import REPO
 
 from hardpos.attacks import methods, options
 from hardpos.experiments import recipes

@@ -3,23 +3,15 @@ Snakemake can rerun (and delete) anything there; configs that make the same outp
 
 from __future__ import annotations
 
-import copy
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from paths import REPO
 from workflow_outputs import copy_workflow
 
-from hardpos.workflow.provenance import record_run
-from hardpos.workflow.results_folder import (
-    ResultsFolderError,
-    check_results_folder,
-    first_difference,
-)
 from hardpos.workflow.run_config import load_config
 
-REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 
 
@@ -27,47 +19,6 @@ def config(*files: str, results: Path | None = None) -> dict:
     args = ["--configfile", *(f"config/{name}" for name in files)]
     loaded = load_config(args, workdir=REPO)
     return loaded if results is None else {**loaded, "results": str(results)}
-
-
-def test_each_shipped_config_names_its_own_folder():
-    names = ("smoke.yaml", "mini.yaml", "config.yaml", "imagenet.yaml", "imagenet-smoke.yaml")
-    folders = {name: config(name)["results"] for name in names}
-    assert folders["smoke.yaml"] == "results/smoke" and folders["mini.yaml"] == "results/mini"
-    assert folders["config.yaml"] == "results/paper"
-    assert len(set(folders.values())) == len(folders), folders
-    # the paper's rows are the whole config's, fewer: the same run, the same folder
-    assert config("config.yaml", "paper-rows.yaml")["results"] == "results/paper"
-
-
-def test_how_fast_and_where_a_run_goes_and_added_recipes_make_the_same_outputs():
-    smoke = config("smoke.yaml")
-    faster = copy.deepcopy(smoke)
-    faster["attack"]["batch_size"] = 512
-    faster["threads"], faster["device"], faster["results"] = 2, "cpu", "elsewhere"
-    faster["recipes"] = [*smoke["recipes"][1:], {"name": "HC-D-3", "method": "hc-d", "k": 3}]
-    faster["robustness"]["enabled"] = False
-    assert first_difference(smoke, faster) is None
-
-
-def test_a_key_that_makes_other_outputs_is_named_with_both_values():
-    smoke, mini = config("smoke.yaml"), config("mini.yaml")
-    assert first_difference(smoke, mini) == "config key base.iterations: 10000 here, 300"
-    redefined = copy.deepcopy(smoke)
-    redefined["recipes"][0]["method"] = "fgv"
-    assert first_difference(smoke, redefined).startswith("config key recipes: 'FGS' is ")
-
-
-def test_a_folder_another_config_made_is_refused_naming_folder_key_and_way_out(tmp_path):
-    results = tmp_path / "results" / "smoke"
-    record_run(config("smoke.yaml", results=results), REPO)
-    with pytest.raises(ResultsFolderError) as refused:
-        check_results_folder(config("config.yaml", "paper-rows.yaml", results=results))
-    message = str(refused.value)
-    assert f"results folder {results} holds the outputs of another config" in message
-    assert "config key base.iterations: 10000 here, 300" in message
-    assert f"--config results={results}-2" in message
-    check_results_folder(config("smoke.yaml", results=results))  # its own config: welcome
-    check_results_folder(config("mini.yaml", results=tmp_path / "new"))  # a new folder too
 
 
 def test_a_run_into_another_configs_folder_stops_before_touching_it(tmp_path, real_mnist):

@@ -28,9 +28,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from paths import REPO
 from workflow_outputs import finished_outputs
 
-REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 PARTITION = os.environ.get("HARDPOS_SLURM_PARTITION", "hardpos")
 GPU_RULES = (

@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from paths import REPO
+
 from hardpos.files.sidecars import sidecar_path
 
 
@@ -45,7 +47,7 @@ def running_jobs_files(log: Path, workdir: Path) -> set[Path]:
 def copy_workflow(dest: Path, items: tuple[str, ...]) -> Path:
     """A copy of the workflow's ``items`` (files or folders) in ``dest``, with ``src`` linked
     to this checkout's library, for a test to run the real snakemake on."""
-    repo = Path(__file__).resolve().parents[1]
+    repo = REPO
     for item in items:
         src = repo / item
         if src.is_dir():
