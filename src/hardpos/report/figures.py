@@ -20,7 +20,7 @@ import seaborn as sns  # noqa: E402
 
 from hardpos.errors import DataError  # noqa: E402
 from hardpos.experiments.recipes import type_names  # noqa: E402
-from hardpos.files.atomic import atomic_path  # noqa: E402
+from hardpos.files.figure_files import save_figure  # noqa: E402
 
 PASS_SCALE = 1000
 # Figure 2's key, in the cell under the original digit.
@@ -31,9 +31,8 @@ TUPLE_KEY = (
 
 
 def _save(figure: plt.Figure, out_png: str | os.PathLike, out_pdf: str | os.PathLike) -> None:
-    for path, fmt in ((out_png, "png"), (out_pdf, "pdf")):
-        with atomic_path(path) as tmp:
-            figure.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight")
+    for path in (out_png, out_pdf):
+        save_figure(figure, path, dpi=150, bbox_inches="tight")
     plt.close(figure)
 
 

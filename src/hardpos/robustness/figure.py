@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from hardpos.files.atomic import atomic_path
+from hardpos.files.figure_files import save_figure
 
 _LINES = ("-", "--", ":")
 _MARKERS = "os^Dv<>ph*"
@@ -85,6 +85,5 @@ def plot_robust_accuracy(
               loc="upper left", bbox_to_anchor=(1.01, 1.0))  # fmt: skip
     fig.tight_layout()
     for path in (png, pdf):
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=str(path).rsplit(".", 1)[-1], dpi=150)
+        save_figure(fig, path, dpi=150)
     plt.close(fig)
