@@ -151,7 +151,7 @@ def test_make_run_names_a_config_file_that_is_not_yaml(workdir):
 def test_the_reports_landing_page_names_the_config_files_that_ran(workdir):
     """It once showed only the results folder, under the label "Config"."""
     # -p ends --resources' list of values, so that the target is read as one
-    target = ("-p", "results/data/mnist-test.npz")
+    target = ("-p", "results/smoke/data/mnist-test.npz")
     args = ("--configfile", "config/smoke.yaml", "--config", "device=cpu")
     made = snakemake(workdir, *target, *args)
     assert made.returncode == 0, made.stdout + made.stderr
