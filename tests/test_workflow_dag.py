@@ -61,7 +61,7 @@ def test_each_net_is_fine_tuned_only_on_its_own_base_nets_adversarials(workflow_
     for job in finetunes:
         net = job["wildcards"]["net"].removeprefix("net")  # the wildcard is net1, net2, ...
         assert nets(job["input"]) == {net}, job
-        assert f"results/models/base/net{net}.solver.pt" in job["input"]
+        assert f"results/paper/models/base/net{net}.solver.pt" in job["input"]
     trainsets = [j for j in jobs if j["rule"] == "trainset" and j["input"]]
     assert trainsets
     for job in trainsets:

@@ -41,7 +41,7 @@ def image_counts(record: Mapping[str, Any]) -> dict[str, int]:
     """
     if "added_images" not in record:
         return {"added_images": int(record.get("train_images") or 0)}
-    return {
-        "train_images": int(record["train_images"]),
-        "added_images": int(record["added_images"]),
-    }
+    counts = {"added_images": int(record["added_images"])}
+    if record.get("train_images") is not None:  # an ImageNet net's total is not known
+        counts["train_images"] = int(record["train_images"])
+    return counts
