@@ -52,6 +52,10 @@ def test_a_record_written_just_before_a_kill_is_checked_and_adopted(tmp_path: Pa
     folder = _folder(tmp_path)
     late = folder / "eval" / "base" / "net2.json"
     late.write_text(json.dumps(_record(wrong=90)))
+    sums = (folder / SUMS).read_bytes()
+    # make plan's check reads the folder and leaves its SUMS as they are
+    assert check_folder(folder, list_adopted=False) == ["eval/base/net2.json"]
+    assert (folder / SUMS).read_bytes() == sums
     assert check_folder(folder) == ["eval/base/net2.json"]
     assert "eval/base/net2.json" in read_sums(folder)
     bad = folder / "eval" / "base" / "net3.json"

@@ -93,10 +93,11 @@ def check_compatible(published: dict[str, Any], config: dict[str, Any]) -> None:
             )
 
 
-def check_folder(folder: Path) -> list[str]:
+def check_folder(folder: Path, *, list_adopted: bool = True) -> list[str]:
     """Verify the folder against its SUMS; an unlisted evaluation record (written just
     before a kill) is checked as a record and listed, an unlisted derived file is made
-    anew later; anything else unlisted is refused. Returns the records it adopted."""
+    anew later; anything else unlisted is refused. Returns the records it adopted
+    (``list_adopted=False``, make plan's: checked, but SUMS is left as it is)."""
     sums = verify_folder(folder)
     adopted = []
     for name in unlisted_files(folder, sums):
@@ -111,7 +112,8 @@ def check_folder(folder: Path) -> list[str]:
         else:
             raise ContinuationError(f"{folder / name}: not listed in {folder / SUMS}; remove it "
                                     "or publish the folder anew")  # fmt: skip
-    write_sums(folder, sums)
+    if list_adopted:
+        write_sums(folder, sums)
     return adopted
 
 
@@ -146,7 +148,7 @@ class Continuation:
         """Check a published folder, or start a new one for a run from scratch."""
         recorded: dict[str, Any] = {}
         if (self.folder / SUMS).is_file():
-            for name in check_folder(self.folder):
+            for name in check_folder(self.folder, list_adopted=not self.read_only):
                 print(f"continue: {name}: a record written before a kill, checked and kept")
             published = self.folder / "config.yaml"
             if published.is_file():
